@@ -1,0 +1,1 @@
+"""ipex-benchmark: device-generic timing harness, workloads (tensor, conv, sd, llm), metrics, reports."""

@@ -1,0 +1,42 @@
+"""What every command shares: mapping library errors to one-line messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import Any, Callable, Sequence
+
+from ..errors import IpexError
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran and the answer is "no" (status not usable, regression found, ...)
+EXIT_USAGE = 2  # bad input
+EXIT_INTERRUPTED = 130
+
+
+def run_cli(body: Callable[[], int], *, debug: bool = False, prog: str = "ipex") -> int:
+    """Run a command body; turn our errors into `prog: error: ...` plus an optional hint line."""
+    try:
+        return body()
+    except IpexError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"{prog}: hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def wants_debug(argv: Sequence[str]) -> bool:
+    return "--debug" in argv
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,5 @@
+"""`ipex devices` (placeholder until its module is written)."""
+
+
+def register(subparsers) -> None:
+    pass

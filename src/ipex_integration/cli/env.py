@@ -1,0 +1,5 @@
+"""`ipex env` (placeholder until its module is written)."""
+
+
+def register(subparsers) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""`ollama-ipex` (placeholder until its module is written)."""
+
+
+def main() -> int:
+    raise SystemExit("ollama-ipex: not implemented yet")

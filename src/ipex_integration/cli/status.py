@@ -1,0 +1,5 @@
+"""`ipex status` (placeholder until its module is written)."""
+
+
+def register(subparsers) -> None:
+    pass
