@@ -31,9 +31,19 @@ class SuiteConfig:
     sd_steps: int | None = None
     sd_resolution: int | None = None
     seed: int = 0
+    ops: tuple[str, ...] = ()  # op names (`--only matmul`): run these ops too; only+ops both () = everything
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SuiteConfig":
+        """Inverse of to_dict (lists back to tuples); unknown keys are ignored."""
+        fields = {}
+        for key, value in data.items():
+            if key in cls.__dataclass_fields__:
+                fields[key] = tuple(value) if isinstance(value, list) else value
+        return cls(**fields)
 
 
 class Timer(Protocol):

@@ -19,6 +19,9 @@ class DeviceRequest:
     allow_integrated: bool = False  # iGPU only when asked (--intel-device N pointing at one, or this)
     fallback: bool = False  # allow falling back to the next backend instead of failing
     source: str = "default"  # "--cpu", "--force-intel-xpu", "IPEX_DEVICE=xpu", "config", "default"
+    # False for programs that bring their own GPU runtime (Ollama): then a backend needs only its GPU,
+    # not an environment whose torch can drive it.
+    needs_torch: bool = True
 
     def to_dict(self) -> dict:
         return {
@@ -28,6 +31,7 @@ class DeviceRequest:
             "allow_integrated": self.allow_integrated,
             "fallback": self.fallback,
             "source": self.source,
+            "needs_torch": self.needs_torch,
         }
 
 

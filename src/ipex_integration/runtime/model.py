@@ -37,6 +37,7 @@ class TorchDevice:
     integrated: bool | None = None
     uuid: str | None = None
     multiprocessors: int | None = None  # CUDA SMs / XPU execution units or subslices
+    pci_slot: str | None = None  # "0000:03:00.0" where torch reports it (CUDA), to match the hardware probe
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -60,6 +61,8 @@ class RuntimeInfo:
     devices: tuple[TorchDevice, ...] = ()
     ipex_version: str | None = None  # intel-extension-for-pytorch, discontinued upstream after 2.8
     site_packages: tuple[str, ...] = ()
+    torch_error: str | None = None  # torch is installed but `import torch` failed (the exception, one line)
+    notes: tuple[str, ...] = ()  # parts of the probe that failed (a driver call that raised, ...)
 
     @property
     def has_torch(self) -> bool:
@@ -81,6 +84,7 @@ class RuntimeInfo:
         data = asdict(self)
         data["devices"] = [d.to_dict() for d in self.devices]
         data["site_packages"] = list(self.site_packages)
+        data["notes"] = list(self.notes)
         return data
 
     @classmethod
@@ -90,6 +94,7 @@ class RuntimeInfo:
         )
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "devices"}
         fields["site_packages"] = tuple(fields.get("site_packages", ()))
+        fields["notes"] = tuple(fields.get("notes", ()))
         return cls(**fields, devices=devices)
 
 

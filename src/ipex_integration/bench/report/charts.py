@@ -1,0 +1,190 @@
+"""matplotlib charts of a report, as PNG bytes: per-op bars across devices and a roofline per device.
+
+matplotlib is imported inside the functions (importing the package stays cheap), and figures are drawn
+with the Agg canvas directly, never through pyplot, so no global backend is switched and nothing opens
+a window.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...atomic import atomic_write_bytes
+from ...errors import IpexError
+from ..model import BenchReport, DeviceRun, Status
+from .metrics import DerivedRow, derive, measured_ceilings, primary_rate, rate_in
+from .peaks import PeakTable, peak_for
+
+_DTYPE_COLORS = {"fp32": "#1f77b4", "tf32": "#ff7f0e", "fp16": "#2ca02c", "bf16": "#d62728", "-": "#7f7f7f"}
+_DPI = 110
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str  # file stem, e.g. "bars-tensor-matmul", "roofline-cuda-nvidia-h100-80gb-hbm3"
+    title: str
+    png: bytes
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "chart"
+
+
+def _figure(width: float, height: float):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise IpexError(
+            "charts need matplotlib, which is not installed",
+            hint="install the benchmark extras: pip install 'ipex-integration[bench]'",
+        ) from None
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI)
+    return buf.getvalue()
+
+
+def _config_label(row: DerivedRow) -> str:
+    label = f"{row.dtype} {row.shape}"
+    return f"{label} [{row.variant}]" if row.variant else label
+
+
+def bar_charts(rows: list[DerivedRow]) -> list[Chart]:
+    """One horizontal bar chart per (workload, op): a bar per device for each dtype/shape/variant."""
+    groups: dict[tuple[str, str], list[DerivedRow]] = {}
+    for row in rows:
+        if primary_rate(row) is not None:
+            groups.setdefault((row.workload, row.op), []).append(row)
+    charts = []
+    for (workload, op), group in groups.items():
+        # one unit per chart: the one most of its rows are best read in
+        units = [primary_rate(r)[1] for r in group]
+        unit = max(dict.fromkeys(units), key=units.count)
+        group = [r for r in group if rate_in(r, unit)]
+        configs = list(dict.fromkeys(_config_label(r) for r in group))
+        devices = list(dict.fromkeys(r.device for r in group))
+        values = {(r.device, _config_label(r)): rate_in(r, unit) for r in group}
+        bar_h = 0.8 / len(devices)
+        fig = _figure(9, max(2.2, 0.9 + 0.32 * len(configs) * len(devices)))
+        ax = fig.add_subplot()
+        top = max(values.values())
+        low = min(v for v in values.values() if v > 0)
+        log = top / low > 50  # a GPU next to a CPU: on a linear axis the small bars vanish
+        for i, device in enumerate(devices):
+            ys = [c + (len(devices) - 1 - i) * bar_h - 0.4 + bar_h / 2 for c in range(len(configs))]
+            xs = [values.get((device, cfg), 0.0) for cfg in configs]
+            bars = ax.barh(ys, xs, height=bar_h * 0.92, label=device)
+            for bar, x in zip(bars, xs):
+                if x:
+                    at = x * 1.05 if log else x + top * 0.01
+                    ax.text(at, bar.get_y() + bar.get_height() / 2, f"{x:,.3g}", va="center", fontsize=7)
+        ax.set_yticks(range(len(configs)), configs, fontsize=8)
+        ax.invert_yaxis()
+        if log:
+            ax.set_xscale("log")
+            ax.set_xlim(low / 3, top * 4)
+            unit_label = f"{unit} (log scale)"
+        else:
+            ax.set_xlim(0, top * 1.15)
+            unit_label = unit
+        ax.set_xlabel(unit_label)
+        ax.set_title(f"{workload} / {op}", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        if len(devices) > 1:
+            ax.legend(fontsize=7, loc="lower right")
+        charts.append(Chart(f"bars-{slug(workload)}-{slug(op)}", f"{workload} / {op} ({unit})", _png(fig)))
+    return charts
+
+
+def _roof_xs(lo: float, hi: float, n: int = 200) -> list[float]:
+    a, b = math.log10(lo), math.log10(hi)
+    return [10 ** (a + (b - a) * i / (n - 1)) for i in range(n)]
+
+
+def roofline_chart(run: DeviceRun, table: PeakTable | None = None) -> Chart | None:
+    """Achieved TFLOP/s against arithmetic intensity, under the datasheet roofs (solid) and the roofs this
+    suite measured (dashed: best d2d copy, best matmul per dtype). None when nothing has both counts."""
+    points = [
+        (m.arithmetic_intensity, m.tflops, m.spec)
+        for m in run.measurements
+        if m.status is Status.OK and m.arithmetic_intensity and m.tflops
+    ]
+    if not points:
+        return None
+    peak = peak_for(run.device_name, table)
+    ceilings = measured_ceilings(run)
+    roofs: list[tuple[str, float | None, dict[str, float], str]] = []
+    if peak is not None:
+        roofs.append(("datasheet", peak.memory_gbps, dict(peak.tflops), "-"))
+    if ceilings.bandwidth_gbps or ceilings.compute_tflops:
+        roofs.append(("measured", ceilings.bandwidth_gbps, dict(ceilings.compute_tflops), "--"))
+    intensities = [p[0] for p in points]
+    ridges = [tf * 1e3 / bw for _, bw, comp, _ in roofs if bw for tf in comp.values()]
+    lo = min(intensities + ridges) / 4
+    hi = max(intensities + ridges) * 4
+    xs = _roof_xs(lo, hi)
+
+    fig = _figure(8, 5.2)
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for kind, bandwidth, compute, style in roofs:
+        # dtypes with the same roof (bf16 and fp16 on most parts) share one line
+        by_value: dict[float, list[str]] = {}
+        for dtype, tf in sorted(compute.items()):
+            by_value.setdefault(tf, []).append(dtype)
+        for tf, dtypes in sorted(by_value.items(), reverse=True):
+            ys = [min(tf, bandwidth * x / 1e3) if bandwidth else tf for x in xs]
+            color = _DTYPE_COLORS.get(dtypes[0], "#444444")
+            name = "/".join(dtypes)
+            ax.plot(xs, ys, style, color=color, lw=1.2, alpha=0.8, label=f"{kind} {name} roof ({tf:,.4g} TFLOP/s)")
+        if bandwidth:
+            ys = [bandwidth * x / 1e3 for x in xs]
+            ax.plot(xs, ys, style, color="black", lw=0.8, alpha=0.5, label=f"{kind} bandwidth ({bandwidth:,.4g} GB/s)")
+    for intensity, tflops, spec in points:
+        ax.scatter([intensity], [tflops], color=_DTYPE_COLORS.get(spec.dtype, "#444444"), s=22, zorder=3)
+        ax.annotate(
+            f"{spec.op} {spec.dtype}", (intensity, tflops), fontsize=6, xytext=(3, 3), textcoords="offset points"
+        )
+    all_y = [p[1] for p in points] + [tf for _, _, comp, _ in roofs for tf in comp.values()]
+    ax.set_ylim(min(all_y) / 5, max(all_y) * 2)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("arithmetic intensity (flop / byte)")
+    ax.set_ylabel("achieved TFLOP/s")
+    title = f"roofline: {run.label}"
+    if peak is None:
+        title += "\n(no datasheet peak known: measured roofs only)"
+    ax.set_title(title, fontsize=10)
+    ax.grid(which="both", alpha=0.2)
+    ax.legend(fontsize=6, loc="lower right")
+    return Chart(f"roofline-{slug(run.label)}", f"roofline: {run.label}", _png(fig))
+
+
+def build_charts(report: BenchReport, table: PeakTable | None = None) -> list[Chart]:
+    charts = bar_charts(derive(report, table))
+    charts += [c for run in report.runs if (c := roofline_chart(run, table)) is not None]
+    # Two cards of one model share a label: keep their file names apart.
+    seen: dict[str, int] = {}
+    unique = []
+    for chart in charts:
+        seen[chart.name] = seen.get(chart.name, 0) + 1
+        if seen[chart.name] > 1:
+            chart = Chart(f"{chart.name}-{seen[chart.name]}", chart.title, chart.png)
+        unique.append(chart)
+    return unique
+
+
+def write_pngs(report: BenchReport, out_dir: str | Path, table: PeakTable | None = None) -> list[Path]:
+    """Save every chart as `<name>.png` in out_dir (atomically); returns the paths written."""
+    out = Path(out_dir)
+    return [atomic_write_bytes(out / f"{c.name}.png", c.png) for c in build_charts(report, table)]

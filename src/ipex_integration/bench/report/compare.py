@@ -1,0 +1,235 @@
+"""Compare two results files op by op: the ratio new/old of each op's rate, regressions beyond a threshold,
+and an exit code that can gate CI (`ipex-benchmark compare OLD NEW --fail-above 10%`).
+
+Device runs are matched by label ("cuda: NVIDIA H100 80GB HBM3"); a device left over on both sides is
+matched by backend when that backend has exactly one such run on each side (comparing an H100 run with an
+H200 run). Ops are matched by spec key. The ratio compares rates (it/s for pipelines, GB/s for bandwidth-
+bound ops, else TFLOP/s) and falls back to inverted median times, so above 1 always means "new is faster".
+
+An op that measured fine in OLD and fails or runs out of memory in NEW is a regression too ("broken"):
+a CI gate that let a crash through because it has no time would be a poor gate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ...errors import UsageError
+from ..model import BenchReport, DeviceRun, Measurement, Status
+from .fmt import fmt_number
+from .metrics import measurement_rate
+
+REGRESSION = "regression"
+BROKEN = "broken"  # ok in OLD, failed/oom in NEW
+IMPROVEMENT = "improvement"
+SAME = "same"
+FIXED = "fixed"  # failed/oom in OLD, ok in NEW
+NOT_COMPARABLE = "not comparable"
+_BAD = {Status.FAILED, Status.OOM}
+_STYLE = {REGRESSION: "bold red", BROKEN: "bold red", IMPROVEMENT: "green", FIXED: "green", NOT_COMPARABLE: "dim"}
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    device: str  # the device label, or "OLD label -> NEW label" when matched by backend
+    key: str
+    metric: str  # "TFLOP/s" | "GB/s" | "it/s" | "ms" | ""
+    old: float | None
+    new: float | None
+    ratio: float | None  # > 1: new is faster
+    verdict: str
+    old_status: str
+    new_status: str
+    noisy: bool = False  # either side's IQR/median above 10%: read its ratio with care
+    note: str | None = None
+
+    @property
+    def change_pct(self) -> float | None:
+        return (self.ratio - 1) * 100 if self.ratio is not None else None
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    rows: tuple[CompareRow, ...]
+    fail_above: float
+    only_old: tuple[str, ...] = ()  # "device: key" of ops only in OLD
+    only_new: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def regressions(self) -> list[CompareRow]:
+        return [r for r in self.rows if r.verdict in (REGRESSION, BROKEN)]
+
+    @property
+    def improvements(self) -> list[CompareRow]:
+        return [r for r in self.rows if r.verdict in (IMPROVEMENT, FIXED)]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.regressions else 0
+
+    def to_dict(self) -> dict:
+        return {
+            "fail_above": self.fail_above,
+            "regressions": len(self.regressions),
+            "exit_code": self.exit_code,
+            "rows": [asdict(r) | {"change_pct": r.change_pct} for r in self.rows],
+            "only_old": list(self.only_old),
+            "only_new": list(self.only_new),
+            "notes": list(self.notes),
+        }
+
+
+def parse_threshold(text: str | float) -> float:
+    """"10%" or "0.1" -> 0.1. A bare number above 1 is refused (did "10" mean 10% or 1000%?)."""
+    raw = str(text).strip()
+    bad = UsageError(
+        f"bad threshold {raw!r}: write a percentage like 10% or a fraction like 0.1 (between 0 and 100%)"
+    )
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise bad from None
+    if not math.isfinite(value) or value < 0 or value > 1:
+        raise bad
+    return value
+
+
+def _rate(m: Measurement) -> tuple[float | None, str]:
+    return measurement_rate(m) or (None, "")
+
+
+def _compare_one(device: str, old: Measurement, new: Measurement, fail_above: float) -> CompareRow:
+    base = dict(device=device, key=new.spec.key, old_status=old.status.value, new_status=new.status.value)
+    old_ok = old.status is Status.OK and old.stats is not None
+    new_ok = new.status is Status.OK and new.stats is not None
+    if old_ok and new_ok:
+        (old_rate, old_unit), (new_rate, new_unit) = _rate(old), _rate(new)
+        if old_rate and new_rate and old_unit == new_unit:
+            metric, old_v, new_v, ratio = old_unit, old_rate, new_rate, new_rate / old_rate
+        else:  # no common rate: compare times, inverted so that > 1 still means faster
+            metric, old_v, new_v = "ms", old.stats.median_s * 1e3, new.stats.median_s * 1e3
+            ratio = old_v / new_v if new_v > 0 else None
+        if ratio is None:
+            verdict = NOT_COMPARABLE
+        elif ratio < 1 - fail_above:
+            verdict = REGRESSION
+        elif ratio > 1 + fail_above:
+            verdict = IMPROVEMENT
+        else:
+            verdict = SAME
+        noisy = old.stats.noisy or new.stats.noisy
+        return CompareRow(metric=metric, old=old_v, new=new_v, ratio=ratio, verdict=verdict, noisy=noisy, **base)
+    if old_ok and new.status in _BAD:
+        return CompareRow(metric="", old=None, new=None, ratio=None, verdict=BROKEN,
+                          note=f"new: {new.status.value}: {new.reason or 'no reason given'}", **base)
+    if new_ok and old.status in _BAD:
+        return CompareRow(metric="", old=None, new=None, ratio=None, verdict=FIXED,
+                          note=f"old: {old.status.value}: {old.reason or 'no reason given'}", **base)
+    side, m = ("new", new) if not new_ok else ("old", old)
+    return CompareRow(metric="", old=None, new=None, ratio=None, verdict=NOT_COMPARABLE,
+                      note=f"{side}: {m.status.value}: {m.reason or 'no reason given'}", **base)
+
+
+def _pair_runs(old: list[DeviceRun], new: list[DeviceRun]):
+    """[(old_run, new_run, shown name)], unmatched old runs, unmatched new runs, notes."""
+    left_old, left_new = list(old), list(new)
+    pairs, notes = [], []
+    for run in new:
+        match = next((o for o in left_old if o.label == run.label), None)
+        if match is not None:
+            left_old.remove(match)
+            left_new.remove(run)
+            pairs.append((match, run, run.label))
+    for backend in dict.fromkeys(r.backend for r in left_new):
+        olds = [o for o in left_old if o.backend == backend]
+        news = [n for n in left_new if n.backend == backend]
+        if len(olds) == 1 and len(news) == 1:
+            o, n = olds[0], news[0]
+            left_old.remove(o)
+            left_new.remove(n)
+            pairs.append((o, n, f"{o.label} -> {n.device_name}"))
+            notes.append(f"matched by backend: {o.label} (old) with {n.label} (new)")
+    return pairs, left_old, left_new, notes
+
+
+def _software_notes(old: DeviceRun, new: DeviceRun, name: str) -> list[str]:
+    changed = [
+        f"{k} {old.software[k]} -> {new.software[k]}"
+        for k in old.software
+        if k in new.software and isinstance(new.software[k], (str, int, float)) and old.software[k] != new.software[k]
+    ]
+    return [f"{name}: software changed: " + ", ".join(changed)] if changed else []
+
+
+def compare_reports(old: BenchReport, new: BenchReport, *, fail_above: float) -> CompareResult:
+    if not (0 <= fail_above <= 1):
+        raise UsageError(f"fail_above must be between 0 and 1, got {fail_above}")
+    pairs, only_old_runs, only_new_runs, notes = _pair_runs(old.runs, new.runs)
+    rows: list[CompareRow] = []
+    only_old: list[str] = []
+    only_new: list[str] = []
+    for o_run, n_run, name in pairs:
+        notes += _software_notes(o_run, n_run, name)
+        old_by_key = {m.spec.key: m for m in o_run.measurements}
+        new_keys = set()
+        for m in n_run.measurements:
+            new_keys.add(m.spec.key)
+            if m.spec.key in old_by_key:
+                rows.append(_compare_one(name, old_by_key[m.spec.key], m, fail_above))
+            else:
+                only_new.append(f"{name}: {m.spec.key}")
+        only_old += [f"{name}: {k}" for k in old_by_key if k not in new_keys]
+    notes += [f"device only in old file: {r.label} ({len(r.measurements)} ops)" for r in only_old_runs]
+    notes += [f"device only in new file: {r.label} ({len(r.measurements)} ops)" for r in only_new_runs]
+    for label, report in (("old", old), ("new", new)):
+        if not report.complete:
+            notes.append(f"the {label} file is from an incomplete run")
+    differing = sorted(k for k in set(old.config) | set(new.config) if old.config.get(k) != new.config.get(k))
+    if differing:
+        notes.append("configurations differ in: " + ", ".join(differing))
+    return CompareResult(tuple(rows), fail_above, tuple(only_old), tuple(only_new), tuple(notes))
+
+
+def _fmt(value: float | None) -> str:
+    return fmt_number(value) if value is not None else "-"
+
+
+def render_compare(result: CompareResult) -> RenderableType:
+    """A table per device (op, old, new with its unit, new/old, change, verdict), then what didn't match."""
+    limit = f"{result.fail_above * 100:g}%"
+    parts: list[RenderableType] = [Text(f"new vs old; a regression is an op slower by more than {limit}")]
+    for device in dict.fromkeys(r.device for r in result.rows):
+        # Text, not str: names and keys may hold "[...]", which rich would take for markup
+        table = Table(title=Text(device), title_justify="left")
+        table.add_column("op", overflow="fold", min_width=16)
+        for name in ("old", "new", "new/old", "change"):
+            table.add_column(name, justify="right", no_wrap=True)
+        table.add_column("verdict", overflow="fold")
+        for r in (r for r in result.rows if r.device == device):
+            ratio = f"x{r.ratio:.3f}" if r.ratio is not None else "-"
+            change = f"{r.change_pct:+.1f}%" if r.change_pct is not None else "-"
+            change += " ~" if r.noisy else ""
+            verdict = r.verdict + (f": {r.note}" if r.note else "")
+            new = f"{_fmt(r.new)} {r.metric}" if r.new is not None else "-"
+            cells = (r.key, _fmt(r.old), new, ratio, change)
+            table.add_row(*map(Text, cells), Text(verdict, style=_STYLE.get(r.verdict, "")))
+        parts.append(table)
+    for title, keys in (("only in old file", result.only_old), ("only in new file", result.only_new)):
+        if keys:
+            parts.append(Text(f"{title}: " + ", ".join(keys), style="dim"))
+    parts.extend(Text(f"note: {n}", style="dim") for n in result.notes)
+    if any(r.noisy for r in result.rows):
+        parts.append(Text("~ noisy: IQR above 10% of the median in one of the files; read its ratio with care",
+                          style="yellow"))
+    n = len(result.regressions)
+    if n:
+        parts.append(Text(f"{n} regression{'s' if n != 1 else ''} beyond {limit}", style="bold red"))
+    else:
+        parts.append(Text(f"no regression beyond {limit}", style="green"))
+    return Group(*parts)

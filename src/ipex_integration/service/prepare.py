@@ -1,0 +1,226 @@
+"""Turn `ipex service install` inputs, a resolved plan and facts about this machine into a UnitSpec.
+
+The machine facts (current user, groups, homes, PATH lookups) come in through `Machine`, so tests describe a
+machine instead of depending on the one they run on.
+"""
+
+from __future__ import annotations
+
+import grp
+import ipaddress
+import os
+import pwd
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from ..paths import HOME_VARIABLE
+from ..plan.model import DevicePlan
+from ..runtime.model import Backend
+from . import ServiceError
+from .units import DEFAULT_LISTEN, DEVICE_GROUPS, LAUNCHERS, UnitSpec
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the spec depends on about this machine."""
+
+    uid: int
+    user: str | None  # the current user's name
+    group_exists: Callable[[str], bool]
+    user_home: Callable[[str], str | None]  # None: no such user
+    which: Callable[[str], str | None]
+    bin_dir: Path  # where the running ipex's console scripts are
+
+
+def this_machine() -> Machine:
+    def group_exists(name: str) -> bool:
+        try:
+            grp.getgrnam(name)
+        except KeyError:
+            return False
+        return True
+
+    def user_home(name: str) -> str | None:
+        try:
+            return pwd.getpwnam(name).pw_dir
+        except KeyError:
+            return None
+
+    uid = os.getuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = None
+    # Not resolved: a venv's python is a symlink, and its scripts sit beside the link.
+    return Machine(uid, user, group_exists, user_home, shutil.which, Path(sys.executable).parent)
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    program: str
+    scope: str = "system"
+    listen: str = DEFAULT_LISTEN
+    port: int | None = None
+    extra_args: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    run_as: str | None = None
+    comfyui: str | None = None  # checkout to pin (default: the one the launcher would find now)
+    ollama_bin: str | None = None  # ollama binary to pin (default: `ollama` on PATH now)
+    launcher: str | None = None  # default: beside the running ipex, else on PATH
+
+
+def run_as_user(options: ServiceOptions, environ: Mapping[str, str], machine: Machine) -> str | None:
+    """The `User=` of a system unit (None for user units)."""
+    if options.scope == "user":
+        if options.run_as:
+            raise ServiceError("--run-as is for system units; a --user unit runs as you")
+        return None
+    if options.run_as:
+        name = options.run_as
+    elif machine.uid != 0 and machine.user:
+        name = machine.user
+    elif environ.get("SUDO_USER") and environ["SUDO_USER"] != "root":
+        name = environ["SUDO_USER"]
+    else:
+        raise ServiceError(
+            "a system unit runs as a named user, and as root there is none to default to",
+            hint="pass --run-as USER: the user whose `ipex env` environments (and ComfyUI) the service uses",
+        )
+    if name == "root" or name == "0":
+        raise ServiceError("refusing to run the service as root", hint="pass --run-as USER with an ordinary user")
+    if machine.user_home(name) is None:
+        raise ServiceError(f"--run-as {name}: no such user")
+    return name
+
+
+def torch_checked_at_install(options: ServiceOptions, run_as: str | None, machine: Machine) -> bool:
+    """Whether install can check that an environment's torch drives the device: only when the service will
+    use the registry we can see, i.e. it runs as us. Ollama brings its own GPU runtime and needs no torch."""
+    if options.program == "ollama":
+        return False
+    return options.scope == "user" or run_as == machine.user
+
+
+def find_launcher(program: str, machine: Machine, explicit: str | None = None) -> str:
+    name = LAUNCHERS[program]
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ServiceError(f"--launcher {explicit}: not an executable file")
+        return str(path.absolute())
+    beside = machine.bin_dir / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = machine.which(name)
+    if found:
+        return str(Path(found).absolute())
+    raise ServiceError(
+        f"cannot find the {name} launcher (not beside {machine.bin_dir}, not on PATH)",
+        hint="install ipex-integration into the environment you run ipex from, or pass --launcher PATH",
+    )
+
+
+def _is_loopback(listen: str) -> bool:
+    try:
+        return all(ipaddress.ip_address(h.strip().strip("[]")).is_loopback for h in listen.split(","))
+    except ValueError:
+        return listen.strip() == "localhost"
+
+
+@dataclass(frozen=True)
+class Pins:
+    """What install fixes besides the device: the launcher, its program options, the paths it writes."""
+
+    launcher: str
+    program_args: tuple[str, ...] = ()
+    writable: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def pin_program(
+    options: ServiceOptions, *, environ: Mapping[str, str], machine: Machine, run_as: str | None
+) -> Pins:
+    """Find the launcher and what it runs (cheap, no probing: done before the plan is resolved)."""
+    launcher = find_launcher(options.program, machine, options.launcher)
+    program_args: list[str] = []
+    writable: list[str] = []
+    notes: list[str] = []
+    if options.program == "comfyui":
+        from ..comfyui.checkout import find_checkout
+
+        checkout = Path(find_checkout(options.comfyui, environ=environ).path).absolute()
+        program_args += ["--comfyui", str(checkout)]
+        writable.append(str(checkout))  # ComfyUI writes output/, input/, temp/ and user/ there
+    else:
+        ollama = options.ollama_bin or machine.which("ollama")
+        if ollama:
+            program_args += ["--ollama-bin", str(Path(ollama).expanduser().absolute())]
+        else:
+            notes.append("no `ollama` on PATH now: the service looks for it on systemd's PATH; or pass --ollama-bin")
+        home = machine.user_home(run_as) if run_as else None
+        if home:
+            writable.append(str(Path(home) / ".ollama"))  # ollama's key and models
+    ipex_home = environ.get(HOME_VARIABLE)
+    if ipex_home:
+        writable.append(str(Path(ipex_home).expanduser().absolute()))
+    return Pins(launcher, tuple(program_args), tuple(writable), tuple(notes))
+
+
+def prepare_spec(
+    options: ServiceOptions,
+    plan: DevicePlan,
+    pins: Pins,
+    *,
+    environ: Mapping[str, str],
+    machine: Machine,
+    run_as: str | None = None,
+) -> tuple[UnitSpec, list[str]]:
+    """The unit spec, plus notes worth telling the user (missing groups, paths, network exposure)."""
+    system = options.scope == "system"
+    notes: list[str] = list(pins.notes)
+    ipex_home = environ.get(HOME_VARIABLE) or None
+    if ipex_home:
+        ipex_home = str(Path(ipex_home).expanduser().absolute())
+
+    groups: tuple[str, ...] = ()
+    if system:
+        groups = tuple(g for g in DEVICE_GROUPS if machine.group_exists(g))
+        missing = [g for g in DEVICE_GROUPS if g not in groups]
+        if missing and plan.backend is Backend.XPU:
+            notes.append(f"group(s) {', '.join(missing)} do not exist here; the service may not open /dev/dri")
+        for path in pins.writable:
+            if not Path(path).exists():
+                notes.append(f"{path} does not exist yet; the unit can write there only once it does")
+    if not _is_loopback(options.listen):
+        notes.append(f"listening on {options.listen}: reachable from other machines, and neither ComfyUI "
+                     "nor Ollama asks for a password")
+
+    environment = dict(options.environment)
+    if plan.backend is not Backend.CPU and plan.device_index is None:
+        # The user's own selector variable chose the device: the service keeps that choice.
+        for key in ("CUDA_VISIBLE_DEVICES", "ONEAPI_DEVICE_SELECTOR"):
+            if key in plan.env_kept and key not in environment:
+                environment[key] = plan.env_kept[key]
+                notes.append(f"your {key}={plan.env_kept[key]!r} chose the device; the unit sets it too")
+
+    spec = UnitSpec(
+        program=options.program,
+        scope=options.scope,
+        launcher=pins.launcher,
+        backend=plan.backend,
+        device_index=plan.device_index,
+        device_name=plan.device_name,
+        listen=options.listen,
+        port=options.port,
+        program_args=pins.program_args,
+        extra_args=tuple(options.extra_args),
+        environment=environment,
+        user=run_as,
+        groups=groups,
+        read_write_paths=pins.writable if system else (),
+        ipex_home=ipex_home,
+    )
+    return spec, notes
