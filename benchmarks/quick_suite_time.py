@@ -41,7 +41,8 @@ def main(argv: list[str]) -> int:
     print(f"devices:        {devices}")
     print(f"measurements:   {measured} (exit code {done.returncode}, complete={report['complete']})")
     print(f"quick suite:    {seconds:.1f} s end to end")
-    print(f"goal ({kind}):     {goal:.0f} s  -> ratio {seconds / goal:.2f} ({'within' if seconds <= goal else 'OVER'} goal)")
+    verdict = "within" if seconds <= goal else "OVER"
+    print(f"goal ({kind}):     {goal:.0f} s  -> ratio {seconds / goal:.2f} ({verdict} goal)")
     return 0 if seconds <= goal and report["complete"] else 1
 
 

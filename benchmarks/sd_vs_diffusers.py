@@ -46,8 +46,8 @@ from ipex_integration.bench.workloads.sd_pipeline import GUIDANCE_SCALE, SDPipel
 
 GOAL = 1.0
 PROMPT = "a photograph of an astronaut riding a horse"
-# Our loop vs diffusers' from identical inputs: the UNet calls are the same; only the guidance arithmetic
-# rounds differently (one fused lerp vs three fp16 ops), and 20 Euler steps carry that along a little.
+# Our loop vs diffusers' from identical inputs: the same kernels in the same order, so they should agree to
+# the bit; the margin covers nondeterministic kernel choices (cuDNN, attention) carried along 20 steps.
 AGREEMENT = {"fp32": 1e-4, "fp16": 5e-2, "bf16": 1e-1}
 
 

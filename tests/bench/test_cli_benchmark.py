@@ -33,6 +33,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["--sd-model", "sd3"], "unknown SD model 'sd3'; choose from: tiny, sd15, sdxl"),
         (["--format", "json,pdf"], "unknown format 'pdf'; choose from: json, csv, html, png"),
         (["--device", "cuda", "--cpu"], "--device cuda conflicts with --cpu"),
+        (["--devices", "all", "--cuda-device", "1"], "--devices picks the devices itself; drop --cuda-device"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
@@ -43,34 +44,49 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
     assert "Traceback" not in err and out == ""
 
 
-def test_run_on_cpu_for_real_writes_results_and_prints_json(capsys, tmp_path):
+def test_run_for_real_on_every_available_backend(capsys, tmp_path):
+    # This machine has no GPU: the real probe and policy leave the CPU, and say why CUDA and XPU are out;
+    # the worker runs in the current interpreter with the real CPU torch.
     out_dir = tmp_path / "results"
     code, out, err = run_cli(
-        capsys, "--device", "cpu", "--only", "matmul,copy_d2d", "--size", "64", "--dtype", "fp32",
+        capsys, "--devices", "all", "--only", "matmul,copy_d2d", "--size", "64", "--dtype", "fp32",
         "--warmup", "0", "--budget", "0.003", "--output", str(out_dir), "--format", "json,csv", "--json",
     )
     assert code == 0, err
     report = json.loads(out)
     assert report["complete"] is True and report["command"][:2] == ["ipex-benchmark", "run"]
+    assert [r["backend"] for r in report["runs"]] == ["cpu"]
     keys = [m["key"] for m in report["runs"][0]["measurements"]]
     assert keys == ["tensor/matmul/fp32/64x64x64", "tensor/copy_d2d/-/64MiB"]
     assert {m["status"] for m in report["runs"][0]["measurements"]} == {"ok"}
+    skipped = report["config"]["skipped_devices"]
+    assert [s.split(":")[0] for s in skipped] == ["cuda", "xpu"]
+    assert "not benchmarked: cuda" in err
     assert (out_dir / "results.json").is_file() and (out_dir / "results.csv").is_file()
     assert not (out_dir / "results.html").exists()
 
 
-def test_devices_all_runs_every_available_backend_and_notes_the_rest(capsys, tmp_path):
-    # This machine has no GPU: the real probe and policy leave CPU, and say why CUDA and XPU are out.
-    code, out, err = run_cli(
-        capsys, "--devices", "all", "--only", "matmul", "--size", "64", "--dtype", "fp32", "--warmup", "0",
-        "--budget", "0.003", "--output", str(tmp_path), "--format", "json", "--json",
-    )
-    assert code == 0, err
-    report = json.loads(out)
-    assert [r["backend"] for r in report["runs"]] == ["cpu"]
-    skipped = report["config"]["skipped_devices"]
-    assert [s.split(":")[0] for s in skipped] == ["cuda", "xpu"]
-    assert "not benchmarked: cuda" in err
+@pytest.mark.parametrize(
+    ("argv", "backend", "source"),
+    [
+        (["--device", "cpu"], "cpu", "--device cpu"),
+        (["--device", "xpu", "--intel-device", "1"], "xpu", "--device xpu"),
+        (["--cuda-device", "1"], "cuda", "--cuda-device 1"),
+        (["--device", "auto"], None, "default"),
+    ],
+)
+def test_device_flags_become_the_request(monkeypatch, argv, backend, source):
+    seen = []
+
+    def resolve_plan(request, *, environ=None):
+        seen.append(request)
+        return "plan"
+
+    monkeypatch.setattr("ipex_integration.plan.resolve.resolve_plan", resolve_plan)
+    args = benchmark.build_parser().parse_args(["run", *argv])
+    assert benchmark.plans_from_args(args, {}) == (["plan"], [])
+    request = seen[0]
+    assert (request.backend.value if request.backend else None) == backend and request.source == source
 
 
 def _report(gflops_per_s: float) -> BenchReport:

@@ -35,7 +35,8 @@ def ops() -> DeviceOps:
 
 def ctx_for(ops: DeviceOps, **config) -> BenchContext:
     warmup, budget = suite_timing("quick", ops.backend)
-    return BenchContext(torch.device(ops.device), ops.backend, SuiteConfig(**config), DeviceTimer(ops), warmup, budget, ops.info())
+    config = SuiteConfig(**config)
+    return BenchContext(torch.device(ops.device), ops.backend, config, DeviceTimer(ops), warmup, budget, ops.info())
 
 
 def test_device_info_and_event_timer(ops):

@@ -121,7 +121,9 @@ def test_interrupted_run_leaves_a_valid_incomplete_file(tmp_path):
 
 def test_a_worker_that_dies_is_recorded_and_the_next_device_runs(tmp_path):
     broken = tmp_path / "python"
-    broken.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\necho 'ImportError: libcuda.so.1' >&2\nexit 3\n")
+    broken.write_text(
+        "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\necho 'ImportError: libcuda.so.1' >&2\nexit 3\n"
+    )
     broken.chmod(0o755)
     recorder = Recorder()
     report = runner.run_benchmark(

@@ -114,7 +114,9 @@ def ctx() -> BenchContext:
 
 
 @pytest.mark.parametrize(
-    "op", ["matmul", "bmm", "add", "mul", "gelu", "sum", "softmax", "layer_norm", "group_norm", "sdpa", "sdpa_cross", "copy_d2d"]
+    "op",
+    ["matmul", "bmm", "add", "mul", "gelu", "sum", "softmax", "layer_norm", "group_norm", "sdpa", "sdpa_cross"]
+    + ["copy_d2d"],
 )
 def test_tensor_ops_run_checked_and_timed_on_cpu(ctx, op):
     spec = next(s for s in tensor.specs(ctx.config, "cpu") if s.op == op and s.dtype in ("fp32", "-"))

@@ -128,3 +128,14 @@ def test_bootstrap_uses_only_the_standard_library():
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
     assert imported <= set(sys.stdlib_module_names) | {"__future__", "comfy"}
     assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
+
+
+def test_torch_imported_before_the_bootstrap_is_patched_too(comfyui, tmp_path):
+    """A sitecustomize (or .pth) that imports torch early must not defeat the XPU hiding."""
+    site = tmp_path / "early"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import torch\n")
+    done = run(["--comfyui", str(comfyui()), "--backend", "cuda"], cwd=tmp_path, cuda=1, xpu=1, extra_path=site)
+    assert done.returncode == 0, done.stderr
+    report = reports(done.stdout)[0]
+    assert (report["device"], report["torch_preimported"]) == ("cuda:0", True)

@@ -50,16 +50,19 @@ def offline(tmp_path) -> dict[str, str]:
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     _wheel(wheels, "demo-dep", "1.0")
+    _wheel(wheels, "needs-vision", "1.0", requires=("torchvision",))  # as spandrel needs torchvision
+    _wheel(wheels, "torchvision", "0.28.0")  # a generic build, without torch's +cpu label
     return {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "PIP_NO_CACHE_DIR": "1"}
 
 
-def _wheel(folder: Path, name: str, version: str) -> Path:
+def _wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
     """A minimal pure-Python wheel (a zip with dist-info), so pip has something to install offline."""
     module = name.replace("-", "_")
     dist = f"{module}-{version}.dist-info"
     files = {
         f"{module}/__init__.py": f'VERSION = "{version}"\n',
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in requires),
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     path = folder / f"{module}-{version}-py3-none-any.whl"
@@ -226,3 +229,12 @@ def test_requirements_command_uses_the_registered_environment(comfyui, venv, off
     assert ipex_main(["comfyui", "requirements", "--backend", "cpu"]) == 0
     assert f"requirements installed into cpu (torch {TORCH_VERSION} kept)" in capsys.readouterr().out
     subprocess.run([venv.python, "-c", "import demo_dep"], check=True)
+
+
+def test_torch_package_pulled_in_by_another_requirement_is_reported(repo, tmp_path, venv, offline):
+    _set_requirements(repo, "torch\ntorchvision\nneeds-vision\n")
+    result = install(target=tmp_path / "c", repo=str(repo), environments=[venv], environ=offline)
+    (req,) = result.requirements
+    assert req.mismatched == ("torchvision 0.28.0",) and req.skipped == ()  # torchaudio was not asked for
+    assert any(f"torchvision 0.28.0 does not match torch {TORCH_VERSION} of environment cpu"
+               in note for note in result.notes)

@@ -88,3 +88,13 @@ def test_section_is_part_of_ipex_status(comfyui):
     register_checkout(inspect_checkout(comfyui(), found_by="test"))
     rows = [r for r in collect_status(context()) if r.section == "ComfyUI"]
     assert {r.name for r in rows} >= {"checkout", "version", "device flags", "requirements (current)"}
+
+
+def test_missing_torchaudio_is_only_a_warning(comfyui):
+    root = comfyui(requirements="torch\ntorchaudio\nnumpy\n")
+    register_checkout(inspect_checkout(root, found_by="test"))
+    cpu = Environment("cpu", PYTHON, Backend.CPU)
+    ctx = dataclasses.replace(context(), environments=((cpu, None),))
+    row = by_name(checks(ctx))["requirements (cpu)"]
+    assert row.level is Level.WARNING and "torchaudio missing" in row.detail and not row.blocks_selected_path
+    assert row.fix == "ipex env create cpu --package torchvision --package torchaudio"

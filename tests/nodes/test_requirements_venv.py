@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import subprocess
-import sys
 import venv
 import zipfile
 from pathlib import Path

@@ -171,6 +171,7 @@ class DeviceOps:
         for part, size in XPU_L2_BY_NAME if self.backend == "xpu" else ():
             if part in name:
                 return size
+        # CUDA torch older than 2.1 has no L2_cache_size; 64 MiB is above every NVIDIA L2 but Blackwell's.
         return self.names.default_l2_bytes or XPU_DEFAULT_L2_BYTES
 
     # -- graphs -------------------------------------------------------------------------------------

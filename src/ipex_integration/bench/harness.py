@@ -85,7 +85,9 @@ class DeviceTimer:
         reps = min(max_reps, max(min_reps, math.ceil(budget_s / per_call) if per_call > 0 else max_reps))
         return self._time_events(fn, flush, reps)
 
-    def _warm_up(self, fn: Callable[[], Any], flush: Callable[[], Any] | None, warmup_s: float, max_calls: int) -> float:
+    def _warm_up(
+        self, fn: Callable[[], Any], flush: Callable[[], Any] | None, warmup_s: float, max_calls: int
+    ) -> float:
         """Call fn once (lazy initialisation, autotuning: not counted), then again for warmup_s; return the
         seconds one synchronized call takes, flush included (the first call's own time if that was all)."""
         clock, sync = self.clock, self.ops.synchronize

@@ -280,13 +280,16 @@ def run_benchmark(
         try:
             for plan in plans:
                 slot = len(report.runs)
-                report.runs.append(DeviceRun(backend=plan.backend.value, device_name=plan.device_name or plan.backend.value))
+                label = plan.device_name or plan.backend.value
+                report.runs.append(DeviceRun(backend=plan.backend.value, device_name=label))
 
                 def keep(run: DeviceRun, slot: int = slot) -> None:
                     report.runs[slot] = run
                     save(report)
 
-                run = run_device(plan, config, on_measurement=keep, observer=observer, environ=environ, work_dir=Path(tmp))
+                run = run_device(
+                    plan, config, on_measurement=keep, observer=observer, environ=environ, work_dir=Path(tmp)
+                )
                 report.runs[slot] = run
                 observer.device_finished(plan, run)
                 if run.error:

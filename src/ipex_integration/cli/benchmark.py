@@ -56,23 +56,28 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
     what = parser.add_argument_group("what to measure")
     what.add_argument("--suite", default="quick", help="quick (about a minute), standard or full (default: quick)")
-    what.add_argument("--only", metavar="LIST", help="workloads (tensor, conv, sd) and/or ops (matmul, sdpa, ...), comma-separated")
+    what.add_argument(
+        "--only", metavar="LIST", help="workloads (tensor, conv, sd) and/or ops (matmul, sdpa, ...), comma-separated"
+    )
     what.add_argument("--dtype", metavar="LIST", help="fp32, tf32, fp16, bf16, comma-separated (default: per op)")
     what.add_argument("--size", metavar="LIST", help="matmul sizes N (N x N x N), also the N x N elementwise tensors")
     what.add_argument("--graph", action="store_true", help="also time CUDA/XPU graph replays (launch overhead removed)")
     what.add_argument("--warmup", type=float, metavar="S", help="warm-up seconds per measurement (default: per suite)")
     what.add_argument("--budget", type=float, metavar="S", help="timed seconds per measurement (default: per suite)")
-    what.add_argument("--sd-model", help="Stable Diffusion model: tiny, sd15, sdxl (default: tiny on CPU, sd15 on GPUs)")
+    what.add_argument("--sd-model", help="SD model: tiny, sd15, sdxl (default: tiny on CPU, sd15 on GPUs)")
     what.add_argument("--sd-steps", type=int, metavar="N", help="denoising steps of the SD pipeline")
     what.add_argument("--sd-resolution", type=int, metavar="PX", help="SD image side in pixels")
     what.add_argument("--seed", type=int, default=0, help="random seed for inputs and weights (default: 0)")
     where = parser.add_argument_group("where to run")
     choice = where.add_mutually_exclusive_group()
     choice.add_argument("--device", help="auto, cuda, xpu or cpu (default: auto: CUDA > XPU > CPU)")
-    choice.add_argument("--devices", metavar="all|LIST", help="every available backend (all) or a list (cuda,xpu), each in its own environment, one report")
+    choice.add_argument(
+        "--devices", metavar="all|LIST",
+        help="every available backend (all) or a list (cuda,xpu), each in its own environment, one report",
+    )
     add_device_arguments(parser)
     out = parser.add_argument_group("output")
-    out.add_argument("--output", metavar="DIR", type=Path, help="results directory (default: a new one under the data dir)")
+    out.add_argument("--output", metavar="DIR", type=Path, help="results directory (default: new, under the data dir)")
     out.add_argument("--format", default=",".join(OUTPUT_FORMATS), help="json,csv,html,png (json is always written)")
     out.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     out.add_argument("--debug", action="store_true", help="show tracebacks for errors")
@@ -81,7 +86,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", type=Path, metavar="OLD.json")
     parser.add_argument("new", type=Path, metavar="NEW.json")
-    parser.add_argument("--fail-above", default="10%", metavar="PCT", help="exit 1 when an op is slower by more than this (default: 10%%)")
+    parser.add_argument(
+        "--fail-above", default="10%", metavar="PCT", help="exit 1 when an op got slower by more than this (10%%)"
+    )
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
@@ -155,6 +162,16 @@ def plans_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> tup
     if args.devices:
         from ..bench.runner import plans_for_all
 
+        flags = (
+            ("--cpu", args.cpu),
+            ("--cuda", args.cuda),
+            ("--force-intel-xpu", args.force_intel_xpu),
+            ("--intel-device", args.intel_device is not None),
+            ("--cuda-device", args.cuda_device is not None),
+        )
+        chosen = [flag for flag, given in flags if given]
+        if chosen:
+            raise UsageError(f"--devices picks the devices itself; drop {chosen[0]} (or use --device)")
         wanted = _csv(args.devices)
         if wanted == ["all"]:
             return plans_for_all(environ)
@@ -233,8 +250,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
     observer = _ProgressObserver(console)
     try:
+        command = [PROG, *getattr(args, "_argv", sys.argv[1:])]
         report = run_benchmark(
-            plans, config, results_path=results, command=[PROG, *getattr(args, "_argv", sys.argv[1:])], observer=observer, skipped=skipped
+            plans, config, results_path=results, command=command, observer=observer, skipped=skipped
         )
     except KeyboardInterrupt:
         observer._close()

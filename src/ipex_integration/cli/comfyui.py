@@ -144,7 +144,8 @@ def launch(
         return EXIT_OK
     if device_flags.json and not device_flags.dry_run:
         raise UsageError("--json only goes with --dry-run", hint=f"{prog} --dry-run --json")
-    if any(a in ("-h", "--help") for a in passthrough):
+    wants_help = any(a in ("-h", "--help") for a in passthrough)
+    if wants_help:
         out.write(LAUNCHER_USAGE.format(prog=prog, what=_WHAT[prog]) + "\n")
         out.flush()
 
@@ -170,7 +171,7 @@ def launch(
         else:
             out.write(dry_run_text(checkout, plan, spec) + "\n")
         return EXIT_OK
-    return run(spec)
+    return run(spec, check_port=not wants_help)  # --help prints and exits: it listens on nothing
 
 
 def dry_run_text(checkout, plan: DevicePlan, spec) -> str:
@@ -307,7 +308,12 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 def cmd_requirements(args: argparse.Namespace) -> int:
     from ..comfyui.checkout import find_checkout
-    from ..comfyui.install import install_requirements, registered_environments, select_environments
+    from ..comfyui.install import (
+        install_requirements,
+        missing_torch_note,
+        registered_environments,
+        select_environments,
+    )
 
     checkout = find_checkout(args.comfyui)
     if args.backend == "current":
@@ -320,6 +326,6 @@ def cmd_requirements(args: argparse.Namespace) -> int:
         result = install_requirements(checkout.path, env, progress=_say)
         kept = ", ".join(f"{k} {v}" for k, v in result.pinned.items())
         print(f"requirements installed into {result.environment} ({kept} kept)")
-        for name in result.skipped:
-            print(f"note: {name} is not installed in {result.environment}; nodes that need it will not load")
+        for note in missing_torch_note(result):
+            print(f"note: {note}")
     return EXIT_OK

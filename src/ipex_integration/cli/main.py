@@ -11,7 +11,7 @@ from .. import __version__
 from . import common
 
 # One module per command group; each defines register(subparsers).
-COMMAND_MODULES = ("devices", "status", "env", "comfyui", "nodes", "service")
+COMMAND_MODULES = ("devices", "status", "env", "comfyui", "nodes", "service", "up")
 
 
 def build_parser() -> argparse.ArgumentParser:

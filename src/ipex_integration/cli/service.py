@@ -53,7 +53,8 @@ def register(subparsers) -> None:
     install.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                          help="a variable for the service (repeatable)")
     install.add_argument("--extra-args", action="append", default=[], metavar="'ARGS'",
-                         help="more arguments for ComfyUI/Ollama, shell-quoted: --extra-args='--lowvram'")
+                         help="more arguments, shell-quoted: ComfyUI flags (--extra-args='--lowvram') or ollama-ipex serve "
+                         "options (--extra-args='--timeout 120'; Ollama's own settings are --env OLLAMA_*=...)")
     install.add_argument("--force", action="store_true", help="replace a unit file that ipex did not write")
     install.add_argument("--dry-run", action="store_true", help="print the unit and where it would go; write nothing")
     install.add_argument("--no-reload", action="store_true", help="do not run `systemctl daemon-reload`")

@@ -148,9 +148,17 @@ def install_hooks(backend: str, *, disable_ipex: bool, prog: str) -> None:
             hide_xpu(torch)
             require_cuda(torch, prog)
 
-        sys.meta_path.insert(0, AfterImport("torch", on_torch))
     elif backend == "xpu":
-        sys.meta_path.insert(0, AfterImport("torch", lambda torch: require_xpu(torch, prog, not disable_ipex)))
+
+        def on_torch(torch) -> None:
+            require_xpu(torch, prog, not disable_ipex)
+
+    else:
+        return
+    if "torch" in sys.modules:  # imported already (a sitecustomize or .pth did): act now
+        on_torch(sys.modules["torch"])
+    else:
+        sys.meta_path.insert(0, AfterImport("torch", on_torch))
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -57,6 +57,8 @@ class RequirementsResult:
     python: str
     pinned: Mapping[str, str]  # torch package -> the version that was kept
     skipped: tuple[str, ...] = ()  # torch packages listed by ComfyUI but absent from the environment
+    # torchvision/torchaudio of another build than torch's ("torchvision 0.28.0+cu130" next to torch +cpu)
+    mismatched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ class InstallResult:
             "ref": self.ref,
             "commit": self.commit,
             "requirements": [
-                {"environment": r.environment, "python": r.python, "pinned": dict(r.pinned), "skipped": list(r.skipped)}
+                {"environment": r.environment, "python": r.python, "pinned": dict(r.pinned), "skipped": list(r.skipped),
+                 "mismatched": list(r.mismatched)}
                 for r in self.requirements
             ],
             "notes": list(self.notes),
@@ -167,11 +170,7 @@ def install(
     checkout = inspect_checkout(dest, found_by="install", runner=runner, with_commit=True)
     register_checkout(checkout, environ=environ, repo=repo, ref=ref)
     for result in results:
-        for name in result.skipped:
-            notes.append(
-                f"{name} is not installed in environment {result.environment}; ComfyUI nodes that need it will "
-                f"not load (recreate the environment with `ipex env create {result.environment}`)"
-            )
+        notes += missing_torch_note(result)
     return InstallResult(checkout, repo, ref, commit, results, tuple(notes))
 
 
@@ -271,6 +270,14 @@ def install_requirements(
     # match this environment's torch (+cu/+xpu/+cpu).
     skipped = tuple(name for name in TORCH_PACKAGES if name not in pinned and any(_names(line, name) for line in lines))
     kept = [line for line in lines if not any(_names(line, name) for name in skipped)]
+    label = _local_label(pinned["torch"])
+    index_args: list[str] = []
+    if label and len(pinned) < len(TORCH_PACKAGES):
+        # Another requirement may still pull a missing one in (spandrel needs torchvision): offer the index
+        # of this torch's flavour, whose +label builds pip prefers over the generic ones.
+        from ..runtime.wheels import PYTORCH_INDEX
+
+        index_args = ["--extra-index-url", f"{PYTORCH_INDEX}/{label}"]
     with tempfile.TemporaryDirectory(prefix="ipex-comfyui-req-") as tmp:
         req = Path(tmp) / "requirements.txt"
         req.write_text("\n".join(kept + list(EXTRA_REQUIREMENTS)) + "\n", encoding="utf-8")
@@ -279,17 +286,47 @@ def install_requirements(
         say(f"installing ComfyUI's requirements into environment {env.name} (torch {pinned['torch']} kept)")
         done = runner(
             [env.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-             "-r", str(req), "-c", str(constraints)],
+             "-r", str(req), "-c", str(constraints), *index_args],
             timeout=PIP_TIMEOUT_S,
             env=environ,
         )
     if not done.ok:
         detail = _pip_error(done)
-        hint = "nothing was moved into place; the environment is unchanged unless pip got as far as installing"
+        # pip resolves and builds everything before it installs anything, so this is nearly always true.
+        hint = "no checkout was moved into place, and the environment is as it was unless pip got as far as installing"
         if "No module named pip" in (done.stderr or ""):
             hint = f"{env.python} has no pip: {env.python} -m ensurepip"
         raise EnvironmentSetupError(f"installing ComfyUI's requirements into environment {env.name} failed: {detail}", hint=hint)
-    return RequirementsResult(env.name, env.python, pinned, skipped)
+    # A torchvision/torchaudio of another build than torch's (+cu130 next to +cpu, say: pulled in by another
+    # requirement now, or installed earlier) fails to load its compiled ops: say so.
+    after = installed_versions(env.python, TORCH_PACKAGES, runner=runner, environ=environ)
+    mismatched = tuple(
+        f"{name} {version}" for name, version in after.items()
+        if name != "torch" and version is not None and _local_label(version) != label
+    )
+    skipped = tuple(name for name in skipped if after.get(name) is None)
+    return RequirementsResult(env.name, env.python, pinned, skipped, mismatched)
+
+
+def _local_label(version: str) -> str | None:
+    """"2.8.0+cu128" -> "cu128"; None for a build without a local label (PyPI's own)."""
+    return version.partition("+")[2] or None
+
+
+def missing_torch_note(result: RequirementsResult) -> list[str]:
+    """What the user should know about torch packages this environment lacks or got in the wrong build."""
+    fix = f"ipex env create {result.environment} --package torchvision --package torchaudio"
+    notes = [
+        f"{name} is not installed in environment {result.environment}; ComfyUI nodes that need it will not load "
+        f"(fix: {fix})"
+        for name in result.skipped
+    ]
+    notes += [
+        f"{what} does not match torch {result.pinned['torch']} of environment {result.environment} (another "
+        f"build); its compiled ops may fail to load (fix: {fix})"
+        for what in result.mismatched
+    ]
+    return notes
 
 
 def _names(line: str, name: str) -> bool:

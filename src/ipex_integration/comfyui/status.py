@@ -4,6 +4,7 @@ use, and does each environment that runs it have its requirements."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,7 +15,7 @@ from ..status.model import Check, Level
 from . import ComfyUIError
 from .checkout import Checkout, detect_version, find_checkout
 from .flags import read_flag_set
-from .install import EXTRA_REQUIREMENTS
+from .install import EXTRA_REQUIREMENTS, TORCH_PACKAGES
 
 SECTION = "ComfyUI"
 REQUIREMENTS_TIMEOUT_S = 60.0
@@ -128,6 +129,14 @@ def _requirements_row(root: Path, env: Environment, info: RuntimeInfo | None, ru
         reason = "timed out" if done.timed_out else (done.stderr.strip().splitlines() or ["no answer"])[-1]
         return Check(SECTION, name, Level.ERROR, f"cannot check {env.python}: {reason}", blocks_selected_path=blocks)
     missing, wrong = answer.get("missing", []), answer.get("wrong", [])
+    # torchvision/torchaudio must come from the torch build's own index, so install leaves missing ones out:
+    # only the nodes that need them fail to load.
+    optional = [m for m in missing if _requirement_name(m) in TORCH_PACKAGES]
+    missing = [m for m in missing if m not in optional]
+    if optional and not (missing or wrong):
+        return Check(SECTION, name, Level.WARNING,
+                     f"all others installed; {', '.join(optional)} missing: nodes that need them will not load",
+                     fix=f"ipex env create {env.name} --package torchvision --package torchaudio" if env.backend else None)
     if missing or wrong:
         parts = []
         if missing:
@@ -136,3 +145,8 @@ def _requirements_row(root: Path, env: Environment, info: RuntimeInfo | None, ru
             parts.append(f"wrong version: {', '.join(wrong[:4])}")
         return Check(SECTION, name, Level.ERROR, "; ".join(parts), fix=fix, blocks_selected_path=blocks)
     return Check(SECTION, name, Level.OK, f"all {answer.get('checked', 0)} requirements installed")
+
+
+def _requirement_name(line: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else line

@@ -249,11 +249,14 @@ class ServerProcess:
                               hint=f"chmod +x {self.spec.argv[0]}") from None
         self.pump = LogPump(self.proc.stdout, self.spec.log_path, self.sink)
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:
-        """Poll GET /api/version until it answers; return the version. OllamaStartError (the child stopped)
-        when it exits first or does not answer in time."""
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S, *,
+                   cancelled: Callable[[], bool] = lambda: False) -> str | None:
+        """Poll GET /api/version until it answers; return the version, or None as soon as `cancelled()`.
+        OllamaStartError (the child stopped) when it exits first or does not answer in time."""
         deadline = self._clock() + timeout
         while True:
+            if cancelled():
+                return None
             code = self.proc.poll()
             if code is not None:
                 raise self._start_error(f"ollama serve exited with code {exit_code(code)} while starting",
@@ -335,8 +338,10 @@ def serve(
         ensure_port_free(spec.address)
     server = ServerProcess(spec, sink=sink, popen=popen)
     pending: list[int] = []
+    forwarded: list[int] = []  # signals from the user (our own stop() sends some too)
 
     def forward(signum, _frame) -> None:
+        forwarded.append(signum)
         if server.proc is None:
             pending.append(signum)  # before the child exists: delivered right after it starts
         else:
@@ -350,7 +355,7 @@ def serve(
         try:
             version = server.wait_ready(timeout)
         except OllamaStartError:
-            if server.signals_sent and server.poll() is not None:
+            if forwarded and server.poll() is not None:
                 return server.wait()  # stopped by the user while starting: its exit code, not an error
             raise
         if on_ready is not None:

@@ -42,7 +42,7 @@ DEVICE_GROUPS = ("render", "video")
 ADDRESS_FAMILIES = "AF_UNIX AF_INET AF_INET6"
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")  # ExecStart words that need no quoting
+_PLAIN = re.compile(r"[][A-Za-z0-9_@%+=:,./-]+\Z")  # ExecStart words that need no quoting
 
 
 @dataclass(frozen=True)

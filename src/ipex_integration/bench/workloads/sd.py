@@ -8,6 +8,7 @@ Per model two specs: `<model>_unet_step` (variant "cfg", plus "cfg+graph" when g
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
 import statistics
@@ -23,6 +24,8 @@ from .sd_models import MODELS, SD_DTYPES, build_components, count_flops, family,
 from .sd_pipeline import GUIDANCE_SCALE, SDPipeline, check_unet
 
 NAME = "sd"
+# Every op this workload can list, for `--only OP` (the op names carry the model).
+OPS = tuple(f"{model}_{kind}" for model in MODELS for kind in ("unet_step", "pipeline"))
 BATCH = 1  # images per prompt; CFG doubles it in the UNet
 
 # The quick suite on a GPU runs SD1.5 with fewer steps: its whole budget is 60 s on an H100 (tensor and conv
@@ -119,7 +122,6 @@ class SDWorkload:
 
     def __init__(self) -> None:
         self._built: tuple[tuple, Any] | None = None  # (key, Components)
-        self._checks: dict[tuple, CheckResult] = {}
         self._unet_median: dict[tuple, float] = {}  # SDRun key (+device) -> UNet step median seconds
 
     def specs(self, config: SuiteConfig, backend: str) -> Sequence[BenchSpec]:
@@ -175,6 +177,8 @@ class SDWorkload:
         if not check.ok:
             return Case(build=_never, check=lambda: check)
         step = self.pipeline_for(run, ctx).unet_step_fn()
+        if not _finite(step()):  # also the first call, with its lazy initialisation
+            raise NonFiniteOutput("the UNet's output has NaN or Inf")
         flops = count_flops(run.model, run.resolution, run.cfg_batch, run.batch)
         return Case(
             build=lambda: step,
@@ -185,15 +189,13 @@ class SDWorkload:
         )
 
     def _pipeline_case(self, run: SDRun, ctx: BenchContext, holder: list) -> Case:
-        import torch
-
         check = self._check(ctx, run.dtype)
         if not check.ok:
             return Case(build=_never, check=lambda: check)
         pipe = self.pipeline_for(run, ctx)
         holder.append(pipe)
         # A first whole run: lazy initialisation out of the way, and a model that produces NaN fails here.
-        if not bool(torch.isfinite(pipe()).all()):
+        if not _finite(pipe()):
             raise NonFiniteOutput("the pipeline's image has NaN or Inf")
         flops = count_flops(run.model, run.resolution, run.cfg_batch, run.batch)
         unet_s = self._unet_median.get(self._key(run, ctx))
@@ -235,16 +237,26 @@ class SDWorkload:
             **({"note": note} if note else {}),
         }
 
-    def _check(self, ctx: BenchContext, dtype: str) -> CheckResult:
-        key = (str(ctx.device), dtype)
-        if key not in self._checks:
-            result = check_unet(ctx.device, dtype, seed=ctx.config.seed)
-            self._checks[key] = CheckResult(result.ok, result.rel_error, result.tolerance, result.reason)
-        return self._checks[key]
+    @staticmethod
+    def _check(ctx: BenchContext, dtype: str) -> CheckResult:
+        return _reference_check(str(ctx.device), dtype, ctx.config.seed)
 
     @staticmethod
     def _key(run: SDRun, ctx: BenchContext) -> tuple:
         return (run.model, run.dtype, run.resolution, run.batch, str(ctx.device))
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_check(device: str, dtype: str, seed: int) -> CheckResult:
+    """The tiny UNet on the device vs float64 on the CPU, once per device and dtype in a process."""
+    result = check_unet(device, dtype, seed=seed)
+    return CheckResult(result.ok, result.rel_error, result.tolerance, result.reason)
+
+
+def _finite(tensor) -> bool:
+    import torch
+
+    return bool(torch.isfinite(tensor).all())
 
 
 def _never():
@@ -257,9 +269,7 @@ class NonFiniteOutput(RuntimeError):
 
 def _finish_pipeline(result: Measurement, pipe: SDPipeline, run: SDRun) -> Measurement:
     """Add what needs the timed median, and fail a run whose last image went non-finite while timed."""
-    import torch
-
-    if pipe.last_image is not None and not bool(torch.isfinite(pipe.last_image).all()):
+    if pipe.last_image is not None and not _finite(pipe.last_image):
         return Measurement(result.spec, Status.FAILED, reason="the pipeline's image has NaN or Inf",
                            check_error=result.check_error)
     result.extra["s_per_image"] = result.stats.median_s / run.batch

@@ -81,7 +81,12 @@ GROUP_NORM_SHAPES = {
     ("quick", "cpu"): ((1, 320, 32, 32),),
 }
 GROUPS = 32
-COPY_BYTES = {("quick", "gpu"): 256 * MIB, ("standard", "gpu"): GIB, ("quick", "cpu"): 64 * MIB, ("standard", "cpu"): 256 * MIB}
+COPY_BYTES = {
+    ("quick", "gpu"): 256 * MIB,
+    ("standard", "gpu"): GIB,
+    ("quick", "cpu"): 64 * MIB,
+    ("standard", "cpu"): 256 * MIB,
+}
 
 SUITE_ORDER = ("quick", "standard", "full")
 CHECK_N = 256  # side of the small problem checked against float64
@@ -222,7 +227,8 @@ def _bmm(spec: BenchSpec, p: Params, device: Any) -> Case:
         return lambda: torch.bmm(x, y)
 
     small = lambda: (_rand((4, 64, 64), dt, device), _rand((4, 64, 64), dt, device))
-    return Case(build, _same_op_check(torch.bmm, small, dt), flops=2.0 * b * n**3, bytes_moved=3.0 * b * n * n * _size(dt))
+    check = _same_op_check(torch.bmm, small, dt)
+    return Case(build, check, flops=2.0 * b * n**3, bytes_moved=3.0 * b * n * n * _size(dt))
 
 
 ELEMENTWISE: dict[str, tuple[Callable[..., torch.Tensor], int, int | None, bool]] = {
@@ -268,7 +274,8 @@ def _layer_norm(spec: BenchSpec, p: Params, device: Any) -> Case:
     elements = 1
     for d in dims:
         elements *= d
-    return Case(build, _same_op_check(op, small, dt), bytes_moved=float((2 * elements + 2 * width) * _size(dt)), flush_l2=True)
+    moved = float((2 * elements + 2 * width) * _size(dt))  # read x, write y, read weight and bias
+    return Case(build, _same_op_check(op, small, dt), bytes_moved=moved, flush_l2=True)
 
 
 def _group_norm(spec: BenchSpec, p: Params, device: Any) -> Case:
@@ -282,7 +289,8 @@ def _group_norm(spec: BenchSpec, p: Params, device: Any) -> Case:
 
     small = lambda: (_rand((2, 64, 8, 8), dt, device), _rand((64,), dt, device), _rand((64,), dt, device))
     elements = dims[0] * dims[1] * dims[2] * dims[3]
-    return Case(build, _same_op_check(op, small, dt), bytes_moved=float((2 * elements + 2 * channels) * _size(dt)), flush_l2=True)
+    moved = float((2 * elements + 2 * channels) * _size(dt))
+    return Case(build, _same_op_check(op, small, dt), bytes_moved=moved, flush_l2=True)
 
 
 def _sdpa(spec: BenchSpec, p: Params, device: Any) -> Case:
@@ -313,10 +321,14 @@ def _copy(spec: BenchSpec, p: Params, device: Any) -> Case:
     pinned = spec.op != "copy_d2d"  # pinned host memory: the transfer runs async at full PCIe/NVLink speed
 
     def tensor(count: int, where: Any, random: bool) -> torch.Tensor:
-        t = torch.randint(0, 256, (count,), dtype=torch.uint8, device=where) if random else torch.empty(
-            count, dtype=torch.uint8, device=where
-        )
-        return t.pin_memory() if pinned and t.device.type == "cpu" else t
+        if pinned and torch.device(where).type == "cpu":
+            t = torch.empty(count, dtype=torch.uint8, pin_memory=True)
+            if random:  # the device's RNG fills 1 GiB in milliseconds; the CPU's takes seconds
+                t.copy_(torch.randint(0, 256, (count,), dtype=torch.uint8, device=device))
+            return t
+        if random:
+            return torch.randint(0, 256, (count,), dtype=torch.uint8, device=where)
+        return torch.empty(count, dtype=torch.uint8, device=where)
 
     def build():
         src, dst = tensor(nbytes, src_dev, True), tensor(nbytes, dst_dev, False)

@@ -1,0 +1,167 @@
+# services.comfyui-ipex: ComfyUI on the GPU you choose, as a hardened system service.
+# Named so it does not collide with nixpkgs' own services.comfyui.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.services.comfyui-ipex;
+  common = import ./common.nix;
+  nodeNames = builtins.attrNames (import ../lock.nix { });
+  nodes = import ../nodes.nix { inherit (pkgs) fetchFromGitHub; };
+
+  args =
+    common.deviceFlags cfg.backend cfg.device
+    ++ [
+      "--listen"
+      cfg.listenAddress
+      "--port"
+      (toString cfg.port)
+      # The ComfyUI in the store is read-only: models, custom nodes, inputs and outputs live in dataDir.
+      "--base-directory"
+      cfg.dataDir
+    ]
+    ++ cfg.extraArgs;
+
+  # Symlink the chosen nodes into dataDir/custom_nodes; drop links into the store that are no longer chosen.
+  linkNodes = ''
+    mkdir -p ${cfg.dataDir}/custom_nodes
+    for link in ${cfg.dataDir}/custom_nodes/*; do
+      if [ -L "$link" ] && case "$(readlink "$link")" in ${builtins.storeDir}/*) true;; *) false;; esac; then
+        rm "$link"
+      fi
+    done
+  ''
+  + lib.concatMapStrings (name: ''
+    ln -sfn ${nodes.${name}} ${cfg.dataDir}/custom_nodes/${name}
+  '') cfg.customNodes;
+in
+{
+  options.services.comfyui-ipex = {
+    enable = lib.mkEnableOption "ComfyUI on the GPU you choose (ipex-integration)";
+
+    package = lib.mkOption {
+      type = lib.types.package;
+      default = (import ../packages.nix { inherit pkgs; }).comfyui-ipex;
+      defaultText = lib.literalExpression "ipex-integration's comfyui-ipex, built from your pkgs";
+      description = "The package providing comfyui-ipex (with ComfyUI and a Python environment with torch).";
+    };
+
+    backend = lib.mkOption {
+      type = lib.types.enum common.backends;
+      default = "auto";
+      description = ''
+        Where ComfyUI runs: "auto" (NVIDIA CUDA, else Intel XPU, else CPU, decided at every start),
+        "cuda", "xpu" (Intel GPU) or "cpu". A forced backend that cannot be used fails the start with a
+        message in the journal instead of silently running elsewhere.
+      '';
+    };
+
+    device = lib.mkOption {
+      type = lib.types.nullOr lib.types.ints.unsigned;
+      default = null;
+      example = 1;
+      description = ''
+        GPU index as `ipex devices` numbers them (PCI order; Intel integrated GPUs counted). Needs backend
+        "cuda" or "xpu". null: the first GPU of that backend (the first discrete one for Intel).
+      '';
+    };
+
+    listenAddress = lib.mkOption {
+      type = lib.types.str;
+      default = "127.0.0.1";
+      description = "Address ComfyUI listens on. ComfyUI has no authentication: keep it local, or put a proxy in front.";
+    };
+
+    port = lib.mkOption {
+      type = lib.types.port;
+      default = 8188;
+      description = "Port ComfyUI listens on.";
+    };
+
+    dataDir = lib.mkOption {
+      type = lib.types.str;
+      default = "/var/lib/comfyui-ipex";
+      description = ''
+        ComfyUI's base directory (models, custom_nodes, input, output, user) and the service's HOME and
+        SYCL kernel cache. Must be below /var/lib: it is the unit's StateDirectory (DynamicUser).
+      '';
+    };
+
+    customNodes = lib.mkOption {
+      type = lib.types.listOf (lib.types.enum nodeNames);
+      default = [ ];
+      example = [ "comfyui_controlnet_aux" ];
+      description = ''
+        Custom nodes from nodes.lock.json, linked into dataDir/custom_nodes at each start. Their Python
+        requirements are not added to the package; see docs/nix.md.
+      '';
+    };
+
+    extraArgs = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [ "--lowvram" ];
+      description = "More arguments for ComfyUI (after ours, so they win where ComfyUI lets the last one win).";
+    };
+
+    environment = lib.mkOption {
+      type = lib.types.attrsOf lib.types.str;
+      default = { };
+      example = {
+        ZE_AFFINITY_MASK = "0";
+      };
+      description = "Variables for the service. Variables you set are kept; the launcher only adds defaults.";
+    };
+
+    openFirewall = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = "Open `port` in the firewall (only useful with a non-local listenAddress).";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = cfg.device == null || builtins.elem cfg.backend [ "cuda" "xpu" ];
+        message = "services.comfyui-ipex.device needs backend = \"cuda\" or \"xpu\" (it is \"${cfg.backend}\")";
+      }
+      {
+        assertion = lib.hasPrefix "/var/lib/" cfg.dataDir;
+        message = "services.comfyui-ipex.dataDir must be below /var/lib (it is the unit's StateDirectory)";
+      }
+    ];
+
+    systemd.services.comfyui-ipex = {
+      description = "ComfyUI on the GPU you choose (ipex-integration)";
+      wantedBy = [ "multi-user.target" ];
+      wants = [ "network-online.target" ];
+      after = [ "network-online.target" ];
+      environment = {
+        HOME = cfg.dataDir;
+        SYCL_CACHE_DIR = "${cfg.dataDir}/sycl-cache";
+        IPEX_INTEGRATION_HOME = "${cfg.dataDir}/ipex";
+        PYTHONUNBUFFERED = "1";
+      }
+      // cfg.environment;
+      preStart = linkNodes;
+      serviceConfig = common.hardening // {
+        Type = "exec";
+        ExecStart = "${lib.getExe' cfg.package "comfyui-ipex"} ${lib.escapeShellArgs args}";
+        Restart = "on-failure";
+        RestartSec = "5s";
+        DynamicUser = true;
+        StateDirectory = lib.removePrefix "/var/lib/" cfg.dataDir;
+        StateDirectoryMode = "0750";
+        WorkingDirectory = cfg.dataDir;
+        DeviceAllow = common.deviceAllow cfg.backend;
+        SupplementaryGroups = common.supplementaryGroups;
+      };
+    };
+
+    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.port ];
+  };
+}

@@ -1,0 +1,94 @@
+# What the two NixOS modules share: backend/device -> launcher flags, device access, hardening.
+# Builtins only, so tests evaluate it without nixpkgs and compare it with the Python side
+# (plan/flags.py parses these flags; service/units.py renders the same hardening for other distributions).
+rec {
+  # The values of IPEX_DEVICE and `ipex devices` (plan/flags.py DEVICE_CHOICES).
+  backends = [
+    "auto"
+    "cuda"
+    "xpu"
+    "cpu"
+  ];
+
+  backendFlags = {
+    auto = [ ];
+    cuda = [ "--cuda" ];
+    xpu = [ "--force-intel-xpu" ];
+    cpu = [ "--cpu" ];
+  };
+  deviceFlag = {
+    cuda = "--cuda-device";
+    xpu = "--intel-device";
+  };
+
+  # The launcher flags for a backend and an optional device index (the modules assert that an index comes
+  # with backend cuda or xpu).
+  deviceFlags =
+    backend: device:
+    backendFlags.${backend}
+    ++ (
+      if device == null then
+        [ ]
+      else
+        [
+          deviceFlag.${backend}
+          (toString device)
+        ]
+    );
+
+  # Device nodes as systemd names them (char-<driver> from /proc/devices); names a machine lacks are ignored.
+  nvidiaDevices = [
+    "char-nvidiactl"
+    "char-nvidia-caps"
+    "char-nvidia-frontend"
+    "char-nvidia-uvm"
+  ];
+  intelDevices = [ "char-drm" ]; # /dev/dri/card* and renderD*
+  deviceAllow =
+    backend:
+    map (d: "${d} rw") (
+      (if builtins.elem backend [ "auto" "cuda" ] then nvidiaDevices else [ ])
+      ++ (if builtins.elem backend [ "auto" "xpu" ] then intelDevices else [ ])
+    );
+  supplementaryGroups = [
+    "render"
+    "video"
+  ];
+
+  # host:port as Ollama's --host wants it (IPv6 literals in brackets).
+  hostPort =
+    address: port:
+    if builtins.match ".*:.*" address != null && builtins.substring 0 1 address != "[" then
+      "[${address}]:${toString port}"
+    else
+      "${address}:${toString port}";
+
+  # systemd [Service] hardening shared by both units (DynamicUser, directories and devices come on top).
+  hardening = {
+    NoNewPrivileges = true;
+    LockPersonality = true;
+    RestrictRealtime = true;
+    RestrictAddressFamilies = [
+      "AF_UNIX"
+      "AF_INET"
+      "AF_INET6"
+    ];
+    SystemCallArchitectures = "native";
+    PrivateDevices = false; # it would hide the GPUs; DevicePolicy + DeviceAllow narrow access instead
+    DevicePolicy = "closed";
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    RestrictNamespaces = true;
+    RestrictSUIDSGID = true;
+    CapabilityBoundingSet = "";
+    UMask = "0077";
+    # No MemoryDenyWriteExecute: torch, Triton and the SYCL runtime compile kernels at run time.
+  };
+}

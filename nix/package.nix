@@ -1,0 +1,55 @@
+# ipex-integration from this repository (the `ipex`, `ipex-benchmark`, `comfyui-*` and `ollama-ipex` commands).
+# Variants add Python dependencies and wrapper arguments; see packages.nix.
+{
+  lib,
+  python3Packages,
+  pname ? "ipex-integration",
+  extraDependencies ? (_ps: [ ]),
+  makeWrapperArgs ? [ ],
+  description ? "Run ComfyUI, Ollama and PyTorch work on the GPU you choose (NVIDIA CUDA, Intel XPU or CPU)",
+}:
+let
+  pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
+in
+python3Packages.buildPythonApplication {
+  inherit pname makeWrapperArgs;
+  inherit (pyproject.project) version;
+  pyproject = true;
+
+  # Only what the wheel is built from: editing docs or tests does not rebuild the package.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [
+      ../pyproject.toml
+      ../README.md
+      ../src
+    ];
+  };
+
+  build-system = [ python3Packages.setuptools ];
+
+  dependencies =
+    (with python3Packages; [
+      platformdirs
+      psutil
+      rich
+      nvidia-ml-py
+      tomli-w
+      ollama # the Ollama API client (the `ollama` extra)
+    ])
+    ++ extraDependencies python3Packages;
+
+  # The test suite needs fake GPUs, git and a ComfyUI checkout; CI runs it outside Nix (scripts/test.sh).
+  doCheck = false;
+  pythonImportsCheck = [
+    "ipex_integration.cli.main"
+    "ipex_integration.service.units"
+  ];
+
+  meta = {
+    inherit description;
+    license = lib.licenses.mit;
+    mainProgram = "ipex";
+    platforms = lib.platforms.linux;
+  };
+}

@@ -1,0 +1,186 @@
+"""`ipex up`: ComfyUI and Ollama together, each on its own GPU when two are present.
+
+    ipex up [--dry-run [--json]] [--comfyui-device SPEC] [--ollama-device SPEC] [--results FILE]
+            [--comfyui DIR] [--port N] [--listen ADDR] [--disable-ipex]
+            [--ollama-bin PATH] [--host HOST:PORT] [--timeout S] [-- COMFYUI FLAGS ...]
+
+Default placement: ComfyUI on the fastest GPU by the newest benchmark results, else on the NVIDIA GPU; Ollama
+on the other (ollama/placement.py). Each gets its own DevicePlan. Both stop on Ctrl-C / SIGTERM, or when one
+of them exits (named in the last line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable, Mapping, Sequence, TextIO
+
+from ..hardware.model import HardwareReport
+from ..plan.model import DevicePlan, DeviceRequest
+from .common import EXIT_OK, run_cli
+
+PROG = "ipex up"
+Resolver = Callable[..., DevicePlan]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..ollama.placement import SPEC_HELP
+
+    place = parser.add_argument_group("placement")
+    place.add_argument("--comfyui-device", metavar="SPEC", help=f"ComfyUI's device: {SPEC_HELP} (default: placed)")
+    place.add_argument("--ollama-device", metavar="SPEC", help=f"Ollama's device: {SPEC_HELP} (default: placed)")
+    place.add_argument("--results", metavar="FILE",
+                       help="benchmark results deciding the fastest GPU (default: the newest under the data dir)")
+    place.add_argument("--dry-run", action="store_true", help="show the placement, plans and commands; start nothing")
+    place.add_argument("--json", action="store_true", help="with --dry-run: print it as JSON")
+    comfy = parser.add_argument_group("ComfyUI")
+    comfy.add_argument("--comfyui", metavar="DIR", help="the checkout (default: $COMFYUI_PATH, else the registered one)")
+    comfy.add_argument("--port", type=int, metavar="N", help="ComfyUI's port (default: ComfyUI's, 8188)")
+    comfy.add_argument("--listen", metavar="ADDR", help="ComfyUI's address (default 127.0.0.1)")
+    comfy.add_argument("--disable-ipex", action="store_true", help="never import intel_extension_for_pytorch")
+    ollama = parser.add_argument_group("Ollama")
+    ollama.add_argument("--ollama-bin", metavar="PATH", help="the ollama binary (default: config, else PATH)")
+    ollama.add_argument("--host", metavar="HOST:PORT", help="Ollama's address (default: $OLLAMA_HOST, else 127.0.0.1:11434)")
+    ollama.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                        help="seconds to wait for Ollama to answer (default 60)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("comfyui_args", nargs=argparse.REMAINDER, metavar="-- COMFYUI FLAGS",
+                        help="flags passed to ComfyUI unchanged")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("up", help="start ComfyUI and Ollama together, each on its own GPU",
+                                   description=__doc__.split("\n\n")[0] + ". " + cmd_up.__doc__)
+    add_arguments(parser)
+    parser.set_defaults(func=cmd_up)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run_cli(lambda: up_main(argv), debug="--debug" in argv, prog=PROG)
+
+
+def up_main(argv: Sequence[str], **seams: Any) -> int:
+    """`ipex up` on its own (tests): parse argv, then cmd_up with the given seams."""
+    parser = argparse.ArgumentParser(prog=PROG)
+    add_arguments(parser)
+    return cmd_up(parser.parse_args(list(argv)), **seams)
+
+
+def cmd_up(
+    args: argparse.Namespace,
+    *,
+    environ: Mapping[str, str] | None = None,
+    hardware: HardwareReport | None = None,
+    resolve: Resolver | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Start ComfyUI and Ollama; stop both on Ctrl-C, SIGTERM, or when one exits. `--dry-run` shows the
+    placement. The keyword arguments are test seams (fake GPUs; a resolver with fake environments)."""
+    from ..bench.report.writer import load_report
+    from ..comfyui.checkout import find_checkout
+    from ..comfyui.flags import read_flag_set, scan_argv
+    from ..comfyui.launch import build_launch_spec
+    from ..errors import UsageError
+    from ..ollama.launch import prepare_launch, probe
+    from ..ollama.placement import find_results, place
+    from ..paths import cache_dir
+
+    environ = os.environ if environ is None else environ
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if args.json and not args.dry_run:
+        raise UsageError("--json only goes with --dry-run", hint="ipex up --dry-run --json")
+    hardware = probe() if hardware is None else hardware
+    if resolve is None:
+        from ..plan.resolve import resolve_plan
+
+        def resolve(request: DeviceRequest, *, environ: Mapping[str, str]) -> DevicePlan:
+            return resolve_plan(request, environ=environ, hardware=hardware)
+
+    results_path = find_results(args.results, environ)
+    report = None
+    if results_path is not None:
+        try:
+            report = load_report(results_path)
+        except UsageError:
+            if args.results:
+                raise
+            err.write(f"{PROG}: warning: ignoring unreadable results file {results_path}\n")
+            results_path = None
+    placement = place(hardware, comfyui=args.comfyui_device, ollama=args.ollama_device, results=report,
+                      results_path=str(results_path) if results_path else None)
+
+    # ComfyUI: cheap checks (checkout, flags) before planning, as comfyui-ipex does.
+    checkout = find_checkout(args.comfyui, environ=environ)
+    flag_set = read_flag_set(checkout.path, version=checkout.version, environ=environ)
+    passthrough = _comfyui_argv(args)
+    scan_argv(passthrough, flag_set, version_label=checkout.label)
+    comfy_plan = resolve(placement.comfyui, environ=environ)
+    comfy_spec = build_launch_spec(comfy_plan, checkout, passthrough, base_env=environ,
+                                   disable_ipex=args.disable_ipex, flag_set=flag_set, prog=PROG, environ=environ)
+    launch = prepare_launch(placement.ollama, environ=environ, ollama_bin=args.ollama_bin, host=args.host,
+                            hardware=hardware)
+
+    if args.dry_run:
+        if args.json:
+            data = {"placement": placement.to_dict(),
+                    "comfyui": {"checkout": checkout.to_dict(), "plan": comfy_plan.to_dict(), "launch": comfy_spec.to_dict()},
+                    "ollama": launch.to_dict()}
+            out.write(json.dumps(data, indent=2, default=str) + "\n")
+        else:
+            out.write(dry_run_text(placement, checkout, comfy_plan, comfy_spec, launch) + "\n")
+        return EXIT_OK
+
+    from ..ollama.supervisor import run_up
+
+    for warning in (*placement.warnings, *launch.server.warnings):
+        err.write(f"{PROG}: warning: {warning}\n")
+    err.write(f"{PROG}: ComfyUI on {_where(comfy_plan)}, Ollama on {launch.server.where}\n")
+    err.flush()
+
+    def prefixed(name: str) -> Callable[[str], None]:
+        def sink(line: str) -> None:
+            out.write(f"{name:<7} | {line}\n")
+            out.flush()
+        return sink
+
+    result = run_up(launch.spec, comfy_spec, comfyui_log=cache_dir(environ) / "up" / f"comfyui-{comfy_spec.port}.log",
+                    ready_timeout=args.timeout, say=lambda text: (err.write(f"{PROG}: {text}\n"), err.flush()),
+                    ollama_sink=prefixed("ollama"), comfyui_sink=prefixed("comfyui"))
+    err.write(f"{PROG}: {result.message}\n")
+    return result.exit_code
+
+
+def _comfyui_argv(args: argparse.Namespace) -> list[str]:
+    extra = list(args.comfyui_args or [])
+    if extra and extra[0] == "--":
+        extra = extra[1:]
+    argv: list[str] = []
+    if args.listen:
+        argv += ["--listen", args.listen]
+    if args.port is not None:
+        argv += ["--port", str(args.port)]
+    return argv + extra
+
+
+def _where(plan: DevicePlan) -> str:
+    text = plan.backend.value.upper()
+    if plan.device_index is not None:
+        text += f" device {plan.device_index}"
+    return text + (f" ({plan.device_name})" if plan.device_name else "")
+
+
+def dry_run_text(placement: Any, checkout: Any, comfy_plan: DevicePlan, comfy_spec: Any, launch: Any) -> str:
+    lines = [f"placement:   {r}" for r in placement.reasons]
+    lines += [f"warning:     {w}" for w in placement.warnings]
+    lines += ["", f"[ComfyUI] on {_where(comfy_plan)}",
+              f"comfyui:     {checkout.path} (version {checkout.label})"]
+    lines += comfy_plan.to_text().splitlines()
+    lines += [f"listen:      {comfy_spec.listen} port {comfy_spec.port}", f"command:     {comfy_spec.command}"]
+    lines += ["", f"[Ollama] on {launch.server.where}"]
+    lines += launch.to_text().splitlines()
+    return "\n".join(lines)
