@@ -133,7 +133,7 @@ def main(argv=None) -> int:
                          "diffusers_tflops": part_flops / peer / 1e12}
         print(f"{part:10} {steps / mine:10.2f} {steps / peer:10.2f} {ratio:7.3f} {part_flops / mine / 1e12:13.3g}")
     print(f"{'unet step':10} {1 / unet_s:10.2f} {'':>10} {'':>7} {results['unet_tflops']:13.3g}"
-          f"   ({unet_s * 1e3:.2f} ms, {flops.unet_forward / 2 / 1e9:.1f} GFLOP per image per forward)")
+          f"   ({unet_s * 1e3:.2f} ms, {flops.unet_forward / 2 / 1e9:.4g} GFLOP per image per forward)")
     print(f"s/image: ours {times[('pipeline', 'ours')]:.3f}, diffusers {times[('pipeline', 'diffusers')]:.3f}")
     if peak is not None:
         print(f"peak device memory: {peak / 2**30:.2f} GiB")

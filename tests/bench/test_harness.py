@@ -93,6 +93,18 @@ def test_events_time_each_rep_and_reps_come_from_the_warm_up_estimate():
     assert len(syncs) == 2 + 3 + 1
 
 
+def test_wall_clock_on_a_gpu_synchronizes_every_rep_and_records_no_events():
+    """Whole pipelines are timed as a user waits for them: each call synchronized, host clock around it."""
+    clock = FakeClock()
+    timer, module = xpu_timer(clock)
+    fn, calls = timed_fn(clock, [0.3, 0.1])
+    samples = timer.time(fn, warmup_s=0.0, budget_s=0.45, min_reps=2, wall_clock=True)
+    assert samples == pytest.approx([0.1] * 5)
+    syncs = [c for c in module.calls if c == ("synchronize", 0)]
+    # first call: before and after; then before and after each of the 5 timed calls
+    assert len(syncs) == 2 + 2 * 5
+
+
 def test_l2_flush_runs_before_each_rep_and_outside_the_event_pair():
     clock = FakeClock()
     timer, _ = xpu_timer(clock)

@@ -3,6 +3,7 @@ on the CPU through the harness. GPU tests run on CUDA/XPU machines and skip else
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import json
@@ -48,7 +49,7 @@ class RecordingTimer:
     def __init__(self) -> None:
         self.calls: list[list[float]] = []
 
-    def time(self, fn, *, warmup_s, budget_s, flush_l2=False, min_reps=5, max_reps=10_000):
+    def time(self, fn, *, warmup_s, budget_s, flush_l2=False, min_reps=5, max_reps=10_000, wall_clock=False):
         fn()  # warm-up
         samples: list[float] = []
         begin = time.perf_counter()
@@ -240,6 +241,30 @@ def test_each_call_draws_fresh_latents_reproducibly(tiny):
     assert torch.allclose(again(), a)
 
 
+def test_sdxl_path_with_random_text_embeddings_runs():
+    """SDXL's code path (no text encoder, pooled embedding and time ids into the "text_time" embedding) on a
+    miniature of SDXL's UNet layout."""
+    sdxl = family("sdxl")
+    mini = dataclasses.replace(
+        sdxl,
+        name="sdxl-mini",
+        unet={**sdxl.unet, "block_out_channels": (32, 64, 64), "transformer_layers_per_block": (1, 2, 2),
+              "attention_head_dim": (2, 4, 4), "cross_attention_dim": 64, "addition_time_embed_dim": 8,
+              "projection_class_embeddings_input_dim": 32 + 6 * 8, "norm_num_groups": 8, "sample_size": 4},
+        vae=family("tiny").vae,
+        pooled_dim=32,
+        resolution=32,
+    )
+    comps = build_components(mini, "cpu", torch.float32)
+    assert comps.text_encoder is None
+    pipe = SDPipeline(comps, steps=2, resolution=32)
+    assert pipe.added_cond["text_embeds"].shape == (2, 32)
+    assert pipe.added_cond["time_ids"].tolist() == [[32, 32, 0, 0, 32, 32]] * 2
+    image = pipe()
+    assert image.shape == (1, 3, 32, 32) and bool(torch.isfinite(image).all())
+    assert pipe.unet_step_fn()().shape == (2, 4, 4, 4)
+
+
 def test_offline_tokenizer_pads_like_clip():
     tok = offline_tokenizer()
     ids = tok(["a cat", ""], padding="max_length", max_length=tok.model_max_length, return_tensors="pt").input_ids
@@ -380,7 +405,7 @@ def _script():
 
 def test_comparison_script_tiny_smoke(tmp_path, capsys):
     out = tmp_path / "sd.json"
-    code = _script().main(["--tiny", "--runs", "2", "--warmup", "1", "--unet-budget", "0.05", "--json", str(out)])
+    code = _script().main(["--tiny", "--device", "cpu", "--runs", "2", "--warmup", "1", "--unet-budget", "0.05", "--json", str(out)])
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "pipeline ours/diffusers =" in printed

@@ -95,9 +95,9 @@ def test_rates_match_the_fakes_configured_rates(fake_server):
     m = {x.spec.op: x for x in run.measurements}
     assert all(x.status is Status.OK for x in m.values())
     assert m["eval"].spec.key == "llm/eval/Q4_K_M/llama3.2:latest prompt 200 gen 25/ollama-generate"
-    assert m["eval"].extra["tokens_per_s_counters"] == pytest.approx(100, rel=0.05)
+    assert m["eval"].extra["tokens_per_s_counters"] == pytest.approx(100, rel=0.1)
     assert m["eval"].extra["tokens_per_s_wall"] == pytest.approx(100, rel=0.25)
-    assert m["eval"].its == pytest.approx(100, rel=0.05)
+    assert m["eval"].its == pytest.approx(100, rel=0.1)
     assert m["eval"].extra["tokens"] == 25
     assert m["prompt_eval"].extra["tokens"] == 200  # a word is a token for the fake
     assert m["prompt_eval"].extra["tokens_per_s_counters"] == pytest.approx(2000, rel=0.15)

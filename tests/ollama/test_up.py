@@ -25,7 +25,7 @@ from ipex_integration.paths import data_dir
 from ipex_integration.runtime.model import Backend
 from tests.fakes.comfyui import build_fake_comfyui, fake_torch_env
 
-from .helpers import MACHINES, comfyui_resolver, free_port, gone, install_fake_ollama, post_json, get_json, recorded
+from .helpers import MACHINES, comfyui_resolver, free_port, get_json, gone, post_json, recorded
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -66,11 +66,14 @@ class DeviceTimer:
         flush_l2: bool = False,
         min_reps: int = 5,
         max_reps: int = 10_000,
+        wall_clock: bool = False,
     ) -> list[float]:
         if min_reps < 1 or max_reps < min_reps:
             raise ValueError(f"need 1 <= min_reps <= max_reps, got {min_reps}, {max_reps}")
         flush = self._flush if flush_l2 else None
-        if self.ops.new_event() is None:
+        if wall_clock or self.ops.new_event() is None:
+            # wall_clock: each repetition synchronized and timed on the host, so the time is one call's
+            # latency as a user waits for it, not its throughput when the host queues the next call early.
             self._warm_up(fn, flush, warmup_s, max_reps)
             return self._time_host(fn, flush, budget_s, min_reps, max_reps)
         # GPU: half the warm-up synchronized (to learn the cost of a call), half back to back, as the timed
@@ -218,6 +221,7 @@ class Case:
     items: float | None = None
     flush_l2: bool = False
     min_reps: int = 5
+    wall_clock: bool = False  # time each call's synchronized wall time (whole pipelines), not device events
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -250,7 +254,8 @@ def run_case(spec: BenchSpec, ctx: BenchContext, make_case: Callable[[], Case]) 
             if graph:
                 fn = ops.capture_graph(fn)
             samples = ctx.timer.time(
-                fn, warmup_s=ctx.warmup_s, budget_s=ctx.budget_s, flush_l2=case.flush_l2, min_reps=case.min_reps
+                fn, warmup_s=ctx.warmup_s, budget_s=ctx.budget_s, flush_l2=case.flush_l2, min_reps=case.min_reps,
+                wall_clock=case.wall_clock,
             )
             del fn
             peak = ops.max_memory_allocated()

@@ -58,8 +58,10 @@ class Timer(Protocol):
         flush_l2: bool = False,
         min_reps: int = 5,
         max_reps: int = 10_000,
+        wall_clock: bool = False,
     ) -> list[float]:
-        """Per-repetition seconds after warm-up (device events on GPUs, perf_counter on CPU)."""
+        """Per-repetition seconds after warm-up (device events on GPUs, perf_counter on CPU; with
+        wall_clock, perf_counter around each synchronized call on every device)."""
         ...
 
 

@@ -24,7 +24,7 @@ from ..errors import UsageError
 from . import common
 
 PROG = "ipex-benchmark"
-SUBCOMMANDS = ("run", "compare")
+SUBCOMMANDS = ("run", "compare", "llm")
 DEVICE_CHOICES = ("auto", "cuda", "xpu", "cpu")
 OUTPUT_FORMATS = ("json", "csv", "html", "png")
 
@@ -100,6 +100,9 @@ def _add_subcommands(subparsers: Any) -> None:
     compare = subparsers.add_parser("compare", help="compare two result files", description=cmd_compare.__doc__)
     add_compare_arguments(compare)
     compare.set_defaults(func=cmd_compare)
+    from .benchmark_llm import add_llm_parser
+
+    add_llm_parser(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,14 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"ipex-integration {__version__}")
-    _add_subcommands(parser.add_subparsers(dest="command", metavar="{run,compare}"))
+    _add_subcommands(parser.add_subparsers(dest="command", metavar="{run,compare,llm}"))
     return parser
 
 
 def register(subparsers: Any) -> None:
     """`ipex benchmark run|compare`, for the umbrella command."""
     parser = subparsers.add_parser("benchmark", help="time tensor ops, convolutions and Stable Diffusion")
-    _add_subcommands(parser.add_subparsers(dest="benchmark_command", metavar="{run,compare}", required=True))
+    _add_subcommands(parser.add_subparsers(dest="benchmark_command", metavar="{run,compare,llm}", required=True))
 
 
 # -- run --------------------------------------------------------------------------------------------
@@ -233,8 +236,6 @@ class _ProgressObserver:
 def cmd_run(args: argparse.Namespace) -> int:
     """Measure tensor ops, SD1.5 convolutions and a Stable Diffusion pipeline on the chosen device(s);
     write results (JSON, CSV, HTML, PNG charts) and print a table."""
-    from rich.console import Console
-
     from ..bench.report.writer import check_formats
     from ..bench.runner import run_benchmark
 
@@ -247,7 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     plans, skipped = plans_from_args(args, environ)
     out_dir = args.output or default_output_dir(environ, config.suite)
     results = out_dir / "results.json"
-    console = Console(stderr=args.json)
+    console = common.make_console(stderr=args.json)
     observer = _ProgressObserver(console)
     try:
         command = [PROG, *getattr(args, "_argv", sys.argv[1:])]
@@ -308,9 +309,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         common.print_json(result.to_dict())
     else:
-        from rich.console import Console
-
-        Console().print(render_compare(result))
+        common.make_console().print(render_compare(result))
     return result.exit_code
 
 

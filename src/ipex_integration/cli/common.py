@@ -37,6 +37,18 @@ def wants_debug(argv: Sequence[str]) -> bool:
     return "--debug" in argv
 
 
+# Tables printed into a pipe or a log file: rich would assume 80 columns and cut every cell to "…".
+PIPE_WIDTH = 160
+
+
+def make_console(*, stderr: bool = False):
+    """A rich Console; wide enough for our tables when the output is not a terminal."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else PIPE_WIDTH)
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")

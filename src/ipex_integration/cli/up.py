@@ -22,6 +22,9 @@ from ..plan.model import DevicePlan, DeviceRequest
 from .common import EXIT_OK, run_cli
 
 PROG = "ipex up"
+DESCRIPTION = ("Start ComfyUI and Ollama together, each on its own GPU when two are present: ComfyUI on the "
+               "fastest by the newest benchmark results (else the NVIDIA GPU), Ollama on the other. Both stop on "
+               "Ctrl-C or SIGTERM, or when one of them exits. --dry-run shows the placement.")
 Resolver = Callable[..., DevicePlan]
 
 
@@ -29,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..ollama.placement import SPEC_HELP
 
     place = parser.add_argument_group("placement")
-    place.add_argument("--comfyui-device", metavar="SPEC", help=f"ComfyUI's device: {SPEC_HELP} (default: placed)")
-    place.add_argument("--ollama-device", metavar="SPEC", help=f"Ollama's device: {SPEC_HELP} (default: placed)")
+    place.add_argument("--comfyui-device", metavar="SPEC", help=f"ComfyUI's device: {SPEC_HELP} (default: placed for you)")
+    place.add_argument("--ollama-device", metavar="SPEC", help=f"Ollama's device: {SPEC_HELP} (default: placed for you)")
     place.add_argument("--results", metavar="FILE",
                        help="benchmark results deciding the fastest GPU (default: the newest under the data dir)")
     place.add_argument("--dry-run", action="store_true", help="show the placement, plans and commands; start nothing")
@@ -52,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("up", help="start ComfyUI and Ollama together, each on its own GPU",
-                                   description=__doc__.split("\n\n")[0] + ". " + cmd_up.__doc__)
+                                   description=DESCRIPTION)
     add_arguments(parser)
     parser.set_defaults(func=cmd_up)
 
@@ -64,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def up_main(argv: Sequence[str], **seams: Any) -> int:
     """`ipex up` on its own (tests): parse argv, then cmd_up with the given seams."""
-    parser = argparse.ArgumentParser(prog=PROG)
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
     add_arguments(parser)
     return cmd_up(parser.parse_args(list(argv)), **seams)
 
@@ -137,7 +140,7 @@ def cmd_up(
 
     from ..ollama.supervisor import run_up
 
-    for warning in (*placement.warnings, *launch.server.warnings):
+    for warning in (*placement.warnings, *comfy_plan.warnings, *launch.server.warnings):
         err.write(f"{PROG}: warning: {warning}\n")
     err.write(f"{PROG}: ComfyUI on {_where(comfy_plan)}, Ollama on {launch.server.where}\n")
     err.flush()

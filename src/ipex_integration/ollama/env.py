@@ -2,7 +2,7 @@
 
 - NVIDIA: CUDA_VISIBLE_DEVICES=N (and CUDA_DEVICE_ORDER=PCI_BUS_ID) from the plan; Vulkan devices hidden, since
   through Vulkan Ollama would also see the Intel GPU (and the NVIDIA one a second time).
-- Intel, upstream build: the Vulkan backend. OLLAMA_VULKAN=1 (opt-in before 0.13), GGML_VK_VISIBLE_DEVICES=<the
+- Intel, upstream build: the Vulkan backend. OLLAMA_VULKAN=1 (opt-in from 0.12.11 to 0.30), GGML_VK_VISIBLE_DEVICES=<the
   GPU's Vulkan index> (see vulkan.py: Vulkan numbers devices its own way), CUDA hidden.
 - Intel, ipex-llm build: SYCL. OLLAMA_NUM_GPU=999 (every layer on the GPU), ONEAPI_DEVICE_SELECTOR=level_zero:N,
   ZES_ENABLE_SYSMAN=1, SYCL_CACHE_PERSISTENT=1 with a writable SYCL_CACHE_DIR (the plan's XPU variables).

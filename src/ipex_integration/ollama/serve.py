@@ -238,7 +238,12 @@ class ServerProcess:
         return self.proc.pid if self.proc is not None else None
 
     def start(self) -> None:
-        prepare_dirs(self.spec)
+        try:
+            prepare_dirs(self.spec)
+            Path(self.spec.log_path).touch()
+        except OSError as exc:
+            raise OllamaError(f"cannot write ollama's log {self.spec.log_path}: {exc.strerror or exc}",
+                              hint="set IPEX_INTEGRATION_HOME to a writable folder") from None
         try:
             self.proc = self._popen(list(self.spec.argv), env=dict(self.spec.env), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)

@@ -23,7 +23,7 @@ import random
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ...errors import UsageError
 from ...ollama.logs import backend_of, inference_devices
@@ -64,15 +64,6 @@ class LlmConfig:
 
     def to_dict(self) -> dict:
         return {"workload": NAME, **asdict(self)}
-
-
-class LlmClient(Protocol):
-    """What the benchmark needs of a server (ollama.client.OllamaClient / OpenAIClient provide it)."""
-
-    api: str
-    url: str
-
-    def resolve_model(self, name: str) -> str: ...
 
 
 # --------------------------------------------------------------------------------------------- arithmetic

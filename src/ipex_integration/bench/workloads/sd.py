@@ -222,6 +222,8 @@ class SDWorkload:
             flops=flops.pipeline(run.steps),
             items=run.steps * run.batch,
             min_reps=PIPELINE_MIN_REPS,
+            # SD.Next's it/s: steps x batch over the wall time a user waits for one image.
+            wall_clock=True,
             extra=extra,
         )
 
