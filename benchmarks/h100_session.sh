@@ -4,6 +4,7 @@
 # machine lacks (diffusers, platformdirs, tomli-w, importlib_metadata, zipp); $OUT is where files go back.
 #   part A: GPU tests, harness vs triton do_bench, quick suite end to end + its report
 #   part B: SD1.5 pipeline vs diffusers' StableDiffusionPipeline, standard suite report
+#   part C: the reports committed under docs/results/ (quick and standard suites) and the GPU benchmark tests
 set -u
 part="${1:-A}"
 export IPEX_INTEGRATION_HOME="$(mktemp -d)" PYTHONUNBUFFERED=1
@@ -19,6 +20,13 @@ if [ "$part" = A ]; then
   timeout 120 python3 benchmarks/quick_suite_time.py > "$R/quick_suite_time.txt" 2>&1; echo "quick time rc=$?"
   timeout 120 ipex-benchmark --suite quick --output "$R/h100-quick" --format json,csv,html,png > "$R/quick.txt" 2>&1
   echo "quick rc=$?"
+elif [ "$part" = C ]; then
+  timeout 150 python3 -m pytest -q -p no:cacheprovider tests/bench/test_gpu.py tests/bench/test_sd.py tests/bench/test_harness.py \
+    > "$R/pytest-bench-gpu.txt" 2>&1; echo "pytest rc=$?"
+  timeout 120 ipex-benchmark --suite quick --output "$R/h100-quick" --format json,csv,html,png > "$R/quick.txt" 2>&1
+  echo "quick rc=$?"
+  timeout 280 ipex-benchmark --suite standard --output "$R/h100-standard" --format json,csv,html,png > "$R/standard.txt" 2>&1
+  echo "standard rc=$?"
 else
   timeout 300 python3 benchmarks/sd_vs_diffusers.py --json "$R/sd_vs_diffusers_h100.json" > "$R/sd_vs_diffusers.txt" 2>&1
   echo "sd rc=$?"

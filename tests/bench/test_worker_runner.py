@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ipex_integration.bench import runner
-from ipex_integration.bench.model import BenchReport, Status
+from ipex_integration.bench.model import BenchReport, DeviceRun, Status
 from ipex_integration.bench.report.writer import load_report
 from ipex_integration.bench.worker import PROTOCOL_PREFIX
 from ipex_integration.bench.workload import SuiteConfig
@@ -182,3 +182,25 @@ def test_system_info_describes_the_host_without_torch():
     info = runner.system_info(hardware=None)
     assert info["ram_bytes"] > 0 and info["cpu_logical"] >= 1 and info["python"]
     assert isinstance(info["gpus"], list)
+
+
+def test_plans_for_all_has_one_plan_per_gpu_until_the_policy_says_out_of_range():
+    """Two NVIDIA GPUs: --devices all benchmarks GPU 0, GPU 1 and the CPU, each its own plan and label."""
+    asked = []
+
+    def resolve(request: DeviceRequest, environ=None):
+        asked.append((request.backend, request.cuda_device, request.intel_device))
+        if request.backend is Backend.CPU:
+            return cpu_plan()
+        if request.backend is Backend.CUDA and request.cuda_device in (0, 1):
+            return DevicePlan(Backend.CUDA, request.cuda_device, "NVIDIA H100 80GB HBM3", "cuda", "/envs/cuda/bin/python")
+        if request.backend is Backend.CUDA:
+            raise SelectionError(f"NVIDIA device {request.cuda_device} does not exist (0-1)")
+        raise SelectionError("no Intel GPU found")
+
+    plans, skipped = runner.plans_for_all({}, resolve=resolve)
+    assert [(p.backend, p.device_index) for p in plans] == [(Backend.CUDA, 0), (Backend.CUDA, 1), (Backend.CPU, None)]
+    assert (Backend.CUDA, 2, None) in asked and (Backend.XPU, None, 0) in asked
+    assert skipped == ["xpu: no Intel GPU found"]
+    labels = {DeviceRun("cuda", p.device_name, device={"plan_device_index": p.device_index}).label for p in plans[:2]}
+    assert labels == {"cuda:0: NVIDIA H100 80GB HBM3", "cuda:1: NVIDIA H100 80GB HBM3"}

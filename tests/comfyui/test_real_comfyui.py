@@ -2,7 +2,9 @@
 
 Runs only when COMFYUI_PATH points at a ComfyUI checkout (skipped otherwise). COMFYUI_PYTHON names the
 interpreter that has ComfyUI's requirements (default: the one running the tests); it is registered as the
-environment of COMFYUI_BACKEND (cpu by default; cuda on an NVIDIA machine, xpu on an Intel one). Example:
+environment of COMFYUI_BACKEND (cpu by default; cuda on an NVIDIA machine, xpu on an Intel one). COMFYUI_ARGS
+adds ComfyUI flags, e.g. `--front-end-root /abs/dir` where comfyui-frontend-package is not installed (a relative
+path would be read from the checkout, ComfyUI's working directory). Example:
 
     COMFYUI_PATH=/tmp/comfyui-0.3.47 COMFYUI_PYTHON=/tmp/comfyui-venv/bin/python \
         python -m pytest tests/comfyui/test_real_comfyui.py -q -s
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -27,6 +30,7 @@ import pytest
 REAL_COMFYUI = os.environ.get("COMFYUI_PATH")
 COMFYUI_PYTHON = os.environ.get("COMFYUI_PYTHON", sys.executable)
 BACKEND = os.environ.get("COMFYUI_BACKEND", "cpu")
+EXTRA_ARGS = shlex.split(os.environ.get("COMFYUI_ARGS", ""))
 START_TIMEOUT_S = 300.0  # first start on 2 cores: ~10 s warm, much more with cold caches
 
 pytestmark = [
@@ -69,7 +73,7 @@ def test_real_comfyui_answers_on_the_planned_device(tmp_path):
     registry.save()
     prog, flags = LAUNCHERS[BACKEND]
     port = _free_port()
-    argv = _launcher_argv(prog) + ["--comfyui", REAL_COMFYUI, *flags, "--port", str(port)]
+    argv = _launcher_argv(prog) + ["--comfyui", REAL_COMFYUI, *flags, *EXTRA_ARGS, "--port", str(port)]
 
     dry = subprocess.run(argv + ["--dry-run", "--json"], capture_output=True, text=True, timeout=300)
     assert dry.returncode == 0, dry.stderr

@@ -183,7 +183,11 @@ class DeviceRun:
 
     @property
     def label(self) -> str:
-        return f"{self.backend}: {self.device_name}"
+        """"cuda:1: NVIDIA H100 80GB HBM3": the GPU's number as `ipex devices` lists it, so two cards of one
+        model stay apart in a report (inside the worker every chosen GPU is device 0)."""
+        index = self.device.get("plan_device_index")
+        where = self.backend if index is None else f"{self.backend}:{index}"
+        return f"{where}: {self.device_name}"
 
     def to_dict(self) -> dict:
         return {

@@ -52,7 +52,8 @@ def plans_for_all(
     backends: Sequence[Backend] | None = None,
     resolve: Callable[..., DevicePlan] | None = None,
 ) -> tuple[list[DevicePlan], list[str]]:
-    """One plan per available backend (each in its own environment), and a note per backend left out."""
+    """One plan per available device: every GPU of each GPU backend (GPU 0, 1, ... as `ipex devices` numbers
+    them, each in its backend's environment) and the CPU; a note per backend left out."""
     from ..plan.policy import PRIORITY
 
     if resolve is None:
@@ -61,12 +62,37 @@ def plans_for_all(
     skipped: list[str] = []
     for backend in backends or PRIORITY:
         try:
-            plans.append(resolve(DeviceRequest(backend=backend, source="--devices"), environ=environ))
+            plans.extend(_plans_for_each_device(backend, resolve, environ))
         except SelectionError as exc:
             skipped.append(f"{backend.value}: {exc.message}")
     if not plans:
         raise SelectionError("no backend can run the benchmark here: " + "; ".join(skipped))
     return plans, skipped
+
+
+# The request field that picks GPU N of a backend; the CPU is one device.
+_INDEX_FIELD = {Backend.CUDA: "cuda_device", Backend.XPU: "intel_device"}
+MAX_GPUS_PER_BACKEND = 16
+
+
+def _plans_for_each_device(
+    backend: Backend, resolve: Callable[..., DevicePlan], environ: Mapping[str, str] | None
+) -> list[DevicePlan]:
+    """Plans for device 0, 1, ... of a backend until the policy says the index is out of range. The policy
+    stays the one judge of what exists: an error at device 0 means the backend is unusable here."""
+    field = _INDEX_FIELD.get(backend)
+    if field is None:
+        return [resolve(DeviceRequest(backend=backend, source="--devices"), environ=environ)]
+    plans: list[DevicePlan] = []
+    for index in range(MAX_GPUS_PER_BACKEND):
+        request = DeviceRequest(backend=backend, source="--devices", **{field: index})
+        try:
+            plans.append(resolve(request, environ=environ))
+        except SelectionError:
+            if not plans:
+                raise
+            break
+    return plans
 
 
 # -- system -----------------------------------------------------------------------------------------
@@ -153,8 +179,9 @@ def run_device(
 ) -> DeviceRun:
     """Run one worker to the end; `on_measurement(run)` after each result (the run so far).
     Ctrl-C stops the worker and propagates; the run keeps what finished."""
-    out = work_dir / f"{plan.backend.value}-{plan.environment}.json"
-    err_path = work_dir / f"{plan.backend.value}-{plan.environment}.stderr"
+    device = plan.backend.value if plan.device_index is None else f"{plan.backend.value}{plan.device_index}"
+    out = work_dir / f"{device}-{plan.environment}.json"
+    err_path = work_dir / f"{device}-{plan.environment}.stderr"
     run = DeviceRun(backend=plan.backend.value, device_name=plan.device_name or plan.backend.value)
     run.device = {"plan_device_index": plan.device_index}
     run.software = {"environment": plan.environment, "python_executable": plan.python}
@@ -281,7 +308,10 @@ def run_benchmark(
             for plan in plans:
                 slot = len(report.runs)
                 label = plan.device_name or plan.backend.value
-                report.runs.append(DeviceRun(backend=plan.backend.value, device_name=label))
+                report.runs.append(
+                    DeviceRun(backend=plan.backend.value, device_name=label,
+                              device={"plan_device_index": plan.device_index})
+                )
 
                 def keep(run: DeviceRun, slot: int = slot) -> None:
                     report.runs[slot] = run

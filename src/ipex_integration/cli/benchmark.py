@@ -73,7 +73,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     choice.add_argument("--device", help="auto, cuda, xpu or cpu (default: auto: CUDA > XPU > CPU)")
     choice.add_argument(
         "--devices", metavar="all|LIST",
-        help="every available backend (all) or a list (cuda,xpu), each in its own environment, one report",
+        help="every available device (all: each GPU of each backend, then the CPU) or backends (cuda,xpu), "
+        "each in its own environment, compared in one report",
     )
     add_device_arguments(parser)
     out = parser.add_argument_group("output")
