@@ -43,7 +43,7 @@ log "ipex-benchmark --devices cuda rc=$?"
 
 # 4. two launchers at once: ComfyUI on GPU 0, the SD benchmark on GPU 1
 timeout 30 ipex comfyui use .comfy/ComfyUI >> "$R/steps.log" 2>&1
-comfyui-ipex --cuda-device 0 --port 8190 --front-end-root "$front" > "$R/comfyui-gpu0.log" 2>&1 & c=$!
+timeout -s INT 330 comfyui-ipex --cuda-device 0 --port 8190 --front-end-root "$front" > "$R/comfyui-gpu0.log" 2>&1 & c=$!
 wait_http http://127.0.0.1:8190/system_stats 120; log "comfyui on GPU 0 answered rc=$?"
 fetch http://127.0.0.1:8190/system_stats > "$R/system_stats_gpu0.json" 2>&1
 s=$(smi_sample "$R/smi-concurrent.csv")
@@ -61,7 +61,7 @@ RESULTS=(); [ -f "$R/both/results.json" ] && RESULTS=(--results "$R/both/results
 export FAKE_OLLAMA_ENV_FILE="$R/ollama-env.jsonl" FAKE_OLLAMA_CUDA_GPUS="NVIDIA H100 80GB HBM3,NVIDIA H100 80GB HBM3"
 timeout 120 ipex up --dry-run --ollama-bin "$PWD/tests/fakes/fake_ollama.py" "${RESULTS[@]}" \
   --port 8191 -- --front-end-root "$front" > "$R/up-dry-run.txt" 2>&1; log "ipex up --dry-run rc=$?"
-ipex up --ollama-bin "$PWD/tests/fakes/fake_ollama.py" "${RESULTS[@]}" --port 8191 \
+timeout -s INT 200 ipex up --ollama-bin "$PWD/tests/fakes/fake_ollama.py" "${RESULTS[@]}" --port 8191 \
   -- --front-end-root "$front" > "$R/up.log" 2>&1 & u=$!
 wait_http http://127.0.0.1:8191/system_stats 120; log "ipex up: comfyui answered rc=$?"
 wait_http http://127.0.0.1:11434/api/version 30; log "ipex up: ollama answered rc=$?"
