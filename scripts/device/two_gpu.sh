@@ -25,8 +25,11 @@ fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.reques
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl .comfy/wheels/*.whl >> "$R/steps.log" 2>&1
 python3 -m pip install -q --no-index --no-cache-dir --find-links .comfy/extra "typing_extensions>=4.16" >> "$R/steps.log" 2>&1
 nvidia-smi -L > "$R/nvidia-smi-L.txt" 2>&1
+timeout 30 ipex comfyui use .comfy/ComfyUI >> "$R/steps.log" 2>&1
 front="$IPEX_INTEGRATION_HOME/frontend"; mkdir -p "$front"; echo '<!doctype html><p>stub</p>' > "$front/index.html"
 
+# ONLY_UP=1 runs step 5 alone, with the comparison committed in docs/results/h100x2 deciding the placement.
+if [ -z "${ONLY_UP:-}" ]; then
 # 1. devices
 timeout 120 ipex devices > "$R/devices.txt" 2>&1; log "ipex devices rc=$?"
 timeout 120 ipex devices --json > "$R/devices.json" 2>&1; log "ipex devices --json rc=$?"
@@ -56,8 +59,13 @@ sleep 25
 wait "$b"; log "sd benchmark on GPU 1 (concurrent) rc=$?"; kill "$s"
 kill -INT "$c"; wait "$c"; log "comfyui-ipex after SIGINT rc=$?"
 
+fi
+
 # 5. ipex up: ComfyUI + (fake) Ollama, placed on different GPUs
-RESULTS=(); [ -f "$R/both/results.json" ] && RESULTS=(--results "$R/both/results.json")
+RESULTS=()
+for f in "$R/both/results.json" docs/results/h100x2/both/results.json; do
+  [ -f "$f" ] && { RESULTS=(--results "$f"); break; }
+done
 export FAKE_OLLAMA_ENV_FILE="$R/ollama-env.jsonl" FAKE_OLLAMA_CUDA_GPUS="NVIDIA H100 80GB HBM3,NVIDIA H100 80GB HBM3"
 timeout 120 ipex up --dry-run --ollama-bin "$PWD/tests/fakes/fake_ollama.py" "${RESULTS[@]}" \
   --port 8191 -- --front-end-root "$front" > "$R/up-dry-run.txt" 2>&1; log "ipex up --dry-run rc=$?"
@@ -74,4 +82,4 @@ kill -INT "$u"; wait "$u"; log "ipex up after SIGINT rc=$?"
 
 tar czf "$OUT/two.tar.gz" -C "$OUT" two
 log "done after ${SECONDS}s"
-cat "$R/compute-apps.txt"
+cat "$R/compute-apps.txt" "$R/up-processes.txt" 2> /dev/null
