@@ -245,3 +245,14 @@ def test_dtype_the_device_cannot_run_is_skipped_with_reason():
 def test_graph_variant_on_cpu_is_skipped():
     m = run_case(BenchSpec("tensor", "matmul", "fp32", "64x64x64", "graph"), cpu_ctx(), matmul_case)
     assert m.status is Status.SKIPPED and "graph" in m.reason
+
+
+def test_each_measurement_records_the_host_memory_high_water_mark():
+    """Issue 3 asks for host RAM per measurement: the worker's peak RSS, read after the op ran."""
+    spec = BenchSpec("tensor", "add", "fp32", "256")
+    ctx = BenchContext(torch.device("cpu"), "cpu", SuiteConfig(), DeviceTimer(DeviceOps("cpu")), 0.0, 0.01)
+    big = torch.rand(4 * 1024 * 1024)  # 16 MiB that stays alive during the measurement
+
+    m = run_case(spec, ctx, lambda: Case(build=lambda: (lambda: big + 1), bytes_moved=3 * big.nbytes))
+    assert m.status is Status.OK
+    assert m.extra["host_rss_bytes"] > big.nbytes

@@ -268,6 +268,7 @@ def run_case(spec: BenchSpec, ctx: BenchContext, make_case: Callable[[], Case]) 
         return Measurement(spec, Status.FAILED, reason=f"{type(exc).__name__}: {_first_line(exc)}")
     extra = dict(case.extra)
     extra.setdefault("l2_flushed", case.flush_l2)
+    extra.setdefault("host_rss_bytes", host_peak_rss_bytes())
     flush_bytes = getattr(getattr(ctx.timer, "_flush_buffer", None), "nbytes", None)
     if case.flush_l2 and flush_bytes:
         # peak_memory_bytes is the device's peak during the measurement: it includes this buffer
@@ -284,6 +285,17 @@ def run_case(spec: BenchSpec, ctx: BenchContext, make_case: Callable[[], Case]) 
         peak_memory_bytes=peak,
         extra=extra,
     )
+
+
+def host_peak_rss_bytes() -> int | None:
+    """The worker's peak resident host memory so far (Linux reports ru_maxrss in KiB). The worker measures
+    one device in a process of its own, so this is that run's host RAM high-water mark."""
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    except (ImportError, OSError, ValueError):
+        return None
 
 
 def _recover(ctx: BenchContext, ops: DeviceOps) -> None:
