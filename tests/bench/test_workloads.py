@@ -39,6 +39,13 @@ def test_known_ops_match_what_the_workloads_list():
         assert listed == set(KNOWN_OPS[workload.name])
 
 
+def test_known_sd_ops_are_the_sd_workloads_own():
+    from ipex_integration.bench.workloads import sd
+
+    assert set(KNOWN_OPS["sd"]) == set(sd.OPS)
+    assert split_only(["sd15_pipeline"]) == ((), ("sd15_pipeline",))
+
+
 def test_split_only_sorts_workloads_from_ops_and_rejects_unknowns():
     assert split_only(["tensor", "conv2d", "matmul", "tensor"]) == (("tensor",), ("conv2d", "matmul"))
     with pytest.raises(UsageError) as err:

@@ -35,6 +35,9 @@ KNOWN_OPS: dict[str, tuple[str, ...]] = {
         "copy_d2d",
     ),
     "conv": ("conv2d",),
+    # One UNet-step and one whole-pipeline op per model; which model runs depends on the device and suite
+    # (tiny on the CPU, sd15 on GPUs, sdxl in the full suite).
+    "sd": tuple(f"{model}_{kind}" for model in ("tiny", "sd15", "sdxl") for kind in ("unet_step", "pipeline")),
 }
 
 
