@@ -200,7 +200,16 @@ def _fastest(targets: Sequence[Target], report: BenchReport | None, path: str | 
     runner_up = max((s for s in scores if s is not best), key=lambda s: s[0])
     ratio = best[0] / runner_up[0] if runner_up[0] else math.inf
     n = max(best[2], runner_up[2])
+    if ratio < SAME_SPEED_RATIO:
+        first = by_target[0][0]
+        return first, (f"GPUs within {SAME_SPEED_RATIO - 1:.0%} of each other in {path} ({ratio:.2f}x, "
+                       f"{n} common measurements): the first, {first.label}")
     return best[1], f"fastest GPU in {path} ({ratio:.2f}x {runner_up[1].label}, geometric mean of {n} common measurements)"
+
+
+# Below this speed ratio two GPUs count as equally fast: two identical H100s in one host measured 1.03x apart
+# on the SD1.5 UNet step (docs/benchmarks.md), so a smaller difference is noise, not a faster card.
+SAME_SPEED_RATIO = 1.10
 
 
 def _key(target: Target) -> tuple[str, int | None]:
@@ -223,12 +232,14 @@ def _run_of(target: Target, report: BenchReport, targets: Sequence[Target]) -> D
 
 def relative_speed(reference: DeviceRun, other: DeviceRun) -> tuple[float | None, int]:
     """How many times faster `other` is than `reference`: the geometric mean of median-time ratios over the
-    measurements both have (Stable Diffusion ones only, when both have some: that is ComfyUI's work)."""
+    measurements both have: the Stable Diffusion UNet steps when both have them (ComfyUI's work, timed on the
+    device; whole-pipeline wall times also carry the host's noise), else any SD ones, else all."""
     ref = _medians(reference)
     oth = _medians(other)
     common = sorted(set(ref) & set(oth))
     sd = [k for k in common if k.startswith("sd/")]
-    keys = sd or common
+    unet = [k for k in sd if "_unet_step/" in k]
+    keys = unet or sd or common
     if not keys:
         return None, 0
     logs = [math.log(ref[k] / oth[k]) for k in keys if ref[k] > 0 and oth[k] > 0]
