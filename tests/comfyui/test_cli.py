@@ -124,9 +124,11 @@ def test_not_a_comfyui_dir(tmp_path, capsys):
     assert code == 2 and "is not a ComfyUI checkout" in capsys.readouterr().err
 
 
-def test_comfyui_path_variable_is_used(comfyui, tmp_path):
+def test_comfyui_path_variable_is_used(comfyui, tmp_path, isolated_home):
     root = comfyui()
-    code, out, _ = launch("comfyui-ipex", ["--dry-run"], tmp_path, environ={"COMFYUI_PATH": str(root)})
+    # The whole environment is replaced here: keep the test's home in it, or caches land in the real one.
+    environ = {"COMFYUI_PATH": str(root), "IPEX_INTEGRATION_HOME": str(isolated_home)}
+    code, out, _ = launch("comfyui-ipex", ["--dry-run"], tmp_path, environ=environ)
     assert code == 0 and "$COMFYUI_PATH" in out
 
 

@@ -1,72 +1,57 @@
-"""Test double of ComfyUI's comfy/model_management.py: only its device selection, kept as in v0.3.47.
+"""Test double of ComfyUI's comfy/model_management.py: only the device choice, with stock ComfyUI's rules.
 
-Like the real module it reads the device state ONCE, at import: XPU is checked before CUDA, an importable
-intel_extension_for_pytorch counts, `--cpu` wins, and without XPU it falls through to
-torch.cuda.current_device() (which fails when torch sees no CUDA device).
+What the launcher must cope with (DESIGN.md), reproduced here:
+- the device state is read ONCE, when this module is imported;
+- intel_extension_for_pytorch is imported when it can be (torch builds before 2.5 get torch.xpu from it);
+- an Intel XPU, when torch sees one, wins over CUDA; MPS wins over both; `--cpu` wins over everything;
+- otherwise the device is torch.cuda.current_device(), which raises when torch sees no CUDA device.
+The module names main.py reads (`xpu_available`, `get_torch_device`) are ComfyUI's.
 """
 
 import logging
-from enum import Enum
 
 import torch
 from comfy.cli_args import args
 
 
-class CPUState(Enum):
-    GPU = 0
-    CPU = 1
-    MPS = 2
+def _import_ipex() -> None:
+    try:
+        import intel_extension_for_pytorch  # noqa: F401 - imported for its side effects, as stock ComfyUI does
+    except Exception:  # ImportError, or a broken install: stock ComfyUI carries on without it
+        pass
 
 
-cpu_state = CPUState.GPU
+def _available(backend) -> bool:
+    try:
+        return bool(backend is not None and backend.is_available())
+    except Exception:  # a half-working runtime counts as absent
+        return False
 
-xpu_available = False
-torch_version = ""
-try:
-    torch_version = torch.version.__version__
-    temp = torch_version.split(".")
-    torch_version_numeric = (int(temp[0]), int(temp[1]))
-    xpu_available = (torch_version_numeric[0] < 2 or (torch_version_numeric[0] == 2 and torch_version_numeric[1] <= 4)) and torch.xpu.is_available()
-except:  # noqa: E722 - as upstream
-    pass
 
-try:
-    import intel_extension_for_pytorch as ipex  # noqa: F401
-    _ = torch.xpu.device_count()
-    xpu_available = xpu_available or torch.xpu.is_available()
-except:  # noqa: E722 - as upstream
-    xpu_available = xpu_available or (hasattr(torch, "xpu") and torch.xpu.is_available())
-
-try:
-    if torch.backends.mps.is_available():
-        cpu_state = CPUState.MPS
-except:  # noqa: E722 - as upstream
-    pass
+_import_ipex()
+xpu_available = _available(getattr(torch, "xpu", None))
+mps_available = _available(getattr(getattr(torch, "backends", None), "mps", None))
 
 if args.cpu:
-    cpu_state = CPUState.CPU
+    _choice = "cpu"
+elif mps_available:
+    _choice = "mps"
+elif xpu_available:
+    _choice = "xpu"
+else:
+    _choice = "cuda"
 
 
-def is_intel_xpu():
-    return cpu_state == CPUState.GPU and xpu_available
+def is_intel_xpu() -> bool:
+    return _choice == "xpu"
 
 
 def get_torch_device():
-    if cpu_state == CPUState.MPS:
-        return torch.device("mps")
-    if cpu_state == CPUState.CPU:
-        return torch.device("cpu")
-    if is_intel_xpu():
+    if _choice == "xpu":
         return torch.device("xpu", torch.xpu.current_device())
-    return torch.device(torch.cuda.current_device())
+    if _choice == "cuda":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device(_choice)
 
 
-def get_torch_device_name(device):
-    if device.type == "cuda":
-        return "{} {}".format(device, torch.cuda.get_device_name(device))
-    if device.type == "xpu":
-        return "{} {}".format(device, torch.xpu.get_device_name(device))
-    return "{}".format(device.type)
-
-
-logging.info("Device: {}".format(get_torch_device_name(get_torch_device())))
+logging.info("Device: %s", get_torch_device())
