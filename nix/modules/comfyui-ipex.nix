@@ -124,42 +124,16 @@ in
   };
 
   config = lib.mkIf cfg.enable {
-    assertions = [
-      {
-        assertion = cfg.device == null || builtins.elem cfg.backend [ "cuda" "xpu" ];
-        message = "services.comfyui-ipex.device needs backend = \"cuda\" or \"xpu\" (it is \"${cfg.backend}\")";
-      }
-      {
-        assertion = lib.hasPrefix "/var/lib/" cfg.dataDir;
-        message = "services.comfyui-ipex.dataDir must be below /var/lib (it is the unit's StateDirectory)";
-      }
-    ];
+    assertions = common.assertions "comfyui-ipex" cfg;
 
     systemd.services.comfyui-ipex = {
       description = "ComfyUI on the GPU you choose (ipex-integration)";
       wantedBy = [ "multi-user.target" ];
       wants = [ "network-online.target" ];
       after = [ "network-online.target" ];
-      environment = {
-        HOME = cfg.dataDir;
-        SYCL_CACHE_DIR = "${cfg.dataDir}/sycl-cache";
-        IPEX_INTEGRATION_HOME = "${cfg.dataDir}/ipex";
-        PYTHONUNBUFFERED = "1";
-      }
-      // cfg.environment;
+      environment = common.environment cfg.dataDir // cfg.environment;
       preStart = linkNodes;
-      serviceConfig = common.hardening // {
-        Type = "exec";
-        ExecStart = "${lib.getExe' cfg.package "comfyui-ipex"} ${lib.escapeShellArgs args}";
-        Restart = "on-failure";
-        RestartSec = "5s";
-        DynamicUser = true;
-        StateDirectory = lib.removePrefix "/var/lib/" cfg.dataDir;
-        StateDirectoryMode = "0750";
-        WorkingDirectory = cfg.dataDir;
-        DeviceAllow = common.deviceAllow cfg.backend;
-        SupplementaryGroups = common.supplementaryGroups;
-      };
+      serviceConfig = common.serviceConfig cfg "${lib.getExe' cfg.package "comfyui-ipex"} ${lib.escapeShellArgs args}";
     };
 
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.port ];

@@ -91,4 +91,41 @@ rec {
     UMask = "0077";
     # No MemoryDenyWriteExecute: torch, Triton and the SYCL runtime compile kernels at run time.
   };
+
+  # What both modules check of their options (`name` is the service, e.g. "comfyui-ipex").
+  assertions = name: cfg: [
+    {
+      assertion = cfg.device == null || builtins.elem cfg.backend [ "cuda" "xpu" ];
+      message = "services.${name}.device needs backend = \"cuda\" or \"xpu\" (it is \"${cfg.backend}\")";
+    }
+    {
+      assertion = builtins.substring 0 9 cfg.dataDir == "/var/lib/";
+      message = "services.${name}.dataDir must be below /var/lib (it is the unit's StateDirectory)";
+    }
+  ];
+
+  # The state directory is HOME and holds the SYCL kernel cache and our own config/cache.
+  environment = dataDir: {
+    HOME = dataDir;
+    SYCL_CACHE_DIR = "${dataDir}/sycl-cache";
+    IPEX_INTEGRATION_HOME = "${dataDir}/ipex";
+    PYTHONUNBUFFERED = "1";
+  };
+
+  # The [Service] settings of both units: hardening, a dynamic user owning dataDir, this backend's devices.
+  serviceConfig =
+    cfg: execStart:
+    hardening
+    // {
+      Type = "exec";
+      ExecStart = execStart;
+      Restart = "on-failure";
+      RestartSec = "5s";
+      DynamicUser = true;
+      StateDirectory = builtins.substring 9 (builtins.stringLength cfg.dataDir) cfg.dataDir; # below /var/lib/
+      StateDirectoryMode = "0750";
+      WorkingDirectory = cfg.dataDir;
+      DeviceAllow = deviceAllow cfg.backend;
+      SupplementaryGroups = supplementaryGroups;
+    };
 }

@@ -140,3 +140,27 @@ def test_hardening_is_the_same_as_the_cli_units():
     # By design: outside NixOS the service runs as a named user whose home holds the environments.
     assert python.pop("ProtectHome") == "read-only" and nix.pop("ProtectHome") == "yes"
     assert python == nix
+
+
+@pytest.mark.parametrize(
+    ("cfg", "failing"),
+    [
+        ('{ backend = "cuda"; device = 1; dataDir = "/var/lib/comfyui-ipex"; }', []),
+        ('{ backend = "cpu"; device = 1; dataDir = "/var/lib/comfyui-ipex"; }', ["device needs backend"]),
+        ('{ backend = "auto"; device = null; dataDir = "/srv/comfyui"; }', ["dataDir must be below /var/lib"]),
+    ],
+)
+def test_shared_assertions_reject_what_the_units_cannot_run(cfg, failing):
+    """Both modules assert through common.assertions: an index needs a GPU backend, and dataDir is the unit's
+    StateDirectory, so it must sit below /var/lib."""
+    checks = evaluate(f'{COMMON}.assertions "comfyui-ipex" {cfg}')
+    failed = [c["message"] for c in checks if not c["assertion"]]
+    assert len(failed) == len(failing)
+    for message, wanted in zip(failed, failing):
+        assert wanted in message and message.startswith("services.comfyui-ipex.")
+
+
+def test_ollama_keeps_its_models_in_the_state_directory():
+    _, service = MODULES["ollama"]
+    unit = evaluate(f"({module_expr('ollama-ipex.nix', service)}).config.systemd.services.{service}.environment")
+    assert unit["OLLAMA_MODELS"] == f"/var/lib/{service}/models" and unit["HOME"] == f"/var/lib/{service}"
