@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Callable, Mapping, Sequence, TextIO
 
+from ..argv import take_flags
 from ..errors import UsageError
 from ..plan.flags import DeviceFlags, split_device_flags
 from ..plan.model import DevicePlan, DeviceRequest
@@ -73,31 +74,11 @@ class LauncherFlags:
 
 def split_launcher_flags(argv: Sequence[str]) -> tuple[LauncherFlags, list[str]]:
     """Take --comfyui DIR / --comfyui=DIR and --disable-ipex out of argv (up to a bare `--`)."""
-    comfyui: str | None = None
-    disable_ipex = False
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        item = argv[i]
-        if item == "--":
-            rest += argv[i:]
-            break
-        name, has_value, value = item.partition("=")
-        if name == "--disable-ipex":
-            if has_value:
-                raise UsageError(f"--disable-ipex takes no value (got {item!r})")
-            disable_ipex = True
-        elif name == "--comfyui":
-            if not has_value:
-                if i + 1 >= len(argv):
-                    raise UsageError("--comfyui needs a directory, e.g. --comfyui ~/ComfyUI")
-                i += 1
-                value = argv[i]
-            comfyui = value
-        else:
-            rest.append(item)
-        i += 1
-    return LauncherFlags(comfyui, disable_ipex), rest
+    taken, rest = take_flags(
+        argv, switches=("--disable-ipex",), valued={"--comfyui": "a directory, e.g. --comfyui ~/ComfyUI"}
+    )
+    comfyui = next((f.value for f in reversed(taken) if f.name == "--comfyui"), None)
+    return LauncherFlags(comfyui, any(f.name == "--disable-ipex" for f in taken)), rest
 
 
 def _apply_forced(prog: str, flags: DeviceFlags) -> DeviceFlags:

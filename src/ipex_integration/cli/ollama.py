@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence, TextIO
 
+from ..argv import take_flags
 from ..errors import UsageError
 from ..hardware.model import HardwareReport
 from ..plan.flags import split_device_flags
@@ -47,26 +48,9 @@ class OllamaFlags:
 
 def split_ollama_flags(argv: Sequence[str]) -> tuple[OllamaFlags, list[str]]:
     """Take --ollama-bin, --host and --timeout (`--x V` or `--x=V`) out of argv, up to a bare `--`."""
-    values: dict[str, str] = {}
-    rest: list[str] = []
     names = {"--ollama-bin": "ollama_bin", "--host": "host", "--timeout": "timeout"}
-    i = 0
-    while i < len(argv):
-        item = argv[i]
-        if item == "--":
-            rest += argv[i:]
-            break
-        name, has_value, value = item.partition("=")
-        if name in names:
-            if not has_value:
-                if i + 1 >= len(argv):
-                    raise UsageError(f"{name} needs a value")
-                i += 1
-                value = argv[i]
-            values[names[name]] = value
-        else:
-            rest.append(item)
-        i += 1
+    taken, rest = take_flags(argv, valued={name: "a value" for name in names})
+    values = {names[flag.name]: flag.value for flag in taken}  # the last one given wins
     timeout = None
     if "timeout" in values:
         try:

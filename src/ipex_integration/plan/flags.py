@@ -15,6 +15,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..argv import take_flags
 from ..errors import UsageError
 from ..runtime.model import Backend
 from .model import DeviceRequest
@@ -113,38 +114,22 @@ def split_device_flags(argv: Sequence[str]) -> tuple[DeviceFlags, list[str]]:
     Exactly our spellings are recognised (no abbreviations, so the program's own flags are never swallowed);
     `--intel-device 1` and `--intel-device=1` both work. Everything after a bare `--` is passed through.
     """
+    taken, rest = take_flags(
+        argv,
+        switches=(*_BACKEND_FLAGS, *_SWITCHES),
+        valued={name: f"a device number, e.g. {name} 0" for name in _INDEX_FLAGS},
+    )
     found: dict[str, Any] = {}
     backend_flags: list[str] = []
     removed: list[str] = []
-    rest: list[str] = []
-    items = list(argv)
-    i = 0
-    while i < len(items):
-        item = items[i]
-        if item == "--":
-            rest.extend(items[i:])
-            break
-        name, has_value, value = item.partition("=")
-        if name in _BACKEND_FLAGS or name in _SWITCHES:
-            if has_value:
-                raise UsageError(f"{name} takes no value (got {item!r})")
-            if name in _BACKEND_FLAGS:
-                backend_flags.append(name)
-            else:
-                found[_SWITCHES[name]] = True
-            removed.append(item)
-        elif name in _INDEX_FLAGS:
-            if not has_value:
-                if i + 1 >= len(items):
-                    raise UsageError(f"{name} needs a device number, e.g. {name} 0")
-                i += 1
-                value = items[i]
-                removed.append(item)
-            removed.append(items[i])
-            found[_INDEX_FLAGS[name]] = _parse_index(value, name)
+    for flag in taken:
+        removed.extend(flag.tokens)
+        if flag.name in _BACKEND_FLAGS:
+            backend_flags.append(flag.name)
+        elif flag.name in _SWITCHES:
+            found[_SWITCHES[flag.name]] = True
         else:
-            rest.append(item)
-        i += 1
+            found[_INDEX_FLAGS[flag.name]] = _parse_index(flag.value, flag.name)
     flags = DeviceFlags(backend_flags=tuple(backend_flags), removed=tuple(removed), **found)
     _check_backend_flags(flags.backend_flags)  # conflicts are an error however the request is used
     return flags, rest
