@@ -37,6 +37,16 @@ def wants_debug(argv: Sequence[str]) -> bool:
     return "--debug" in argv
 
 
+def add_probe_arguments(parser: Any, *, json_help: str) -> None:
+    """What every command that probes the machine takes: --json, --probe-timeout and the GPU selection flags."""
+    from ..plan.flags import add_device_arguments
+
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.add_argument("--probe-timeout", type=float, default=30.0, metavar="S",
+                        help="seconds to wait for each environment's probe (default 30)")
+    add_device_arguments(parser)
+
+
 # Tables printed into a pipe or a log file: rich would assume 80 columns and cut every cell to "…".
 PIPE_WIDTH = 160
 

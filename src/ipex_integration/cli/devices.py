@@ -10,12 +10,12 @@ from typing import Any, Literal, Mapping, Sequence, TextIO
 
 from ..hardware.model import Gpu, HardwareReport, Vendor
 from ..paths import cache_dir
-from ..plan.flags import add_device_arguments, request_from_args
+from ..plan.flags import request_from_args
 from ..plan.overview import Choice, DeviceOverview, EnvironmentRow, build_overview
 from ..plan.resolve import EnvPair, probe_everything
 from ..proc import Runner, run_command
 from ..runtime.model import Backend
-from .common import EXIT_OK, print_json
+from .common import EXIT_OK, add_probe_arguments, print_json
 
 _INDEX_LABEL = {Vendor.NVIDIA: "NVIDIA", Vendor.INTEL: "Intel"}
 
@@ -26,10 +26,7 @@ def register(subparsers) -> None:
         help="GPUs, Python environments, and what each device choice would run on",
         description=__doc__,
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--probe-timeout", type=float, default=30.0, metavar="S",
-                        help="seconds to wait for each environment's probe (default 30)")
-    add_device_arguments(parser)
+    add_probe_arguments(parser, json_help="print JSON instead of text")
     parser.set_defaults(func=run)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence, TextIO
 
 from ..errors import SelectionError
-from ..plan.flags import add_device_arguments, request_from_args
+from ..plan.flags import request_from_args
 from ..plan.resolve import EnvPair, probe_everything, resolve_plan
 from ..proc import Runner, run_command
 from ..status import render
@@ -30,10 +30,7 @@ def register(subparsers) -> None:
         "environment's torch, IPEX, ComfyUI, custom nodes, Ollama) and show the fix for each problem. "
         "Exit 0 when the selected device path is usable, 1 when it is not.",
     )
-    parser.add_argument("--json", action="store_true", help="print the checks, plan and probes as JSON")
-    parser.add_argument("--probe-timeout", type=float, default=30.0, metavar="S",
-                        help="seconds to wait for each environment's probe (default 30)")
-    add_device_arguments(parser)
+    common.add_probe_arguments(parser, json_help="print the checks, plan and probes as JSON")
     parser.set_defaults(func=run)
 
 
