@@ -19,7 +19,8 @@ import pytest
 
 from ipex_integration.comfyui import ComfyUIError
 from ipex_integration.comfyui.checkout import inspect_checkout
-from ipex_integration.comfyui.launch import BOOTSTRAP, build_launch_spec, ensure_port_free, exit_code, run
+from ipex_integration.comfyui.launch import BOOTSTRAP, build_launch_spec, run
+from ipex_integration.proc import ensure_port_free, shell_code
 from ipex_integration.runtime.model import Backend
 from tests.fakes.comfyui import fake_torch_env
 
@@ -89,8 +90,8 @@ def test_port_in_use_is_reported_before_start(comfyui, tmp_path, listener):
 
 
 def test_exit_code_of_a_signalled_child():
-    assert exit_code(-signal.SIGTERM) == 128 + signal.SIGTERM
-    assert exit_code(3) == 3
+    assert shell_code(-signal.SIGTERM) == 128 + signal.SIGTERM
+    assert shell_code(3) == 3
 
 
 # --- the launcher as its own process ----------------------------------------------------------------------

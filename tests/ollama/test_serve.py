@@ -16,7 +16,7 @@ import pytest
 
 from ipex_integration.ollama import OllamaError, OllamaStartError
 from ipex_integration.ollama.launch import prepare_launch
-from ipex_integration.ollama.serve import ServerProcess, ensure_port_free, parse_host, serve
+from ipex_integration.ollama.serve import ServerProcess, check_port_free, parse_host, serve
 from ipex_integration.plan.model import DeviceRequest
 from ipex_integration.proc import CommandResult, run_command
 from ipex_integration.runtime.model import Backend
@@ -137,7 +137,7 @@ def test_port_in_use_is_reported_before_starting(ollama_bin, base_env):
 def test_port_taken_by_another_ollama_says_so(fake_server):
     url = fake_server(FAKE_OLLAMA_VERSION="0.11.4")
     with pytest.raises(OllamaError, match=r"an Ollama server \(version 0.11.4\) already listens there"):
-        ensure_port_free(parse_host(url))
+        check_port_free(parse_host(url))
 
 
 @pytest.mark.parametrize(("value", "url"), [

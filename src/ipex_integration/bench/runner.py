@@ -19,6 +19,7 @@ from typing import IO, Any, Callable, Mapping, Sequence
 
 from ..errors import SelectionError
 from ..plan.model import DevicePlan, DeviceRequest
+from ..proc import reap, spawn, stop_group
 from ..runtime.model import Backend
 from .model import BenchReport, BenchSpec, DeviceRun, Measurement
 from .worker import PROTOCOL_PREFIX
@@ -26,7 +27,7 @@ from .workload import SuiteConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../ipex_integration
 STDERR_TAIL_LINES = 20  # of a worker that failed: enough for a traceback's last frames and the error
-TERMINATE_GRACE_S = 5.0
+TERMINATE_GRACE_S = 2.0  # a worker dies on SIGTERM at once (Python default); this only covers one stuck in a driver
 
 
 class RunObserver:
@@ -188,7 +189,7 @@ def run_device(
     state = {"done": False, "error": None}
     with open(err_path, "w+", encoding="utf-8", errors="replace") as err:
         try:
-            proc = subprocess.Popen(
+            proc = spawn(
                 worker_argv(plan, config, out),
                 stdout=subprocess.PIPE,
                 stderr=err,
@@ -207,9 +208,10 @@ def run_device(
                 event = _parse(line)
                 if event is not None:
                     run = _apply(event, run, plan, observer, on_measurement, state)
-            proc.wait()
+            reap(proc)
         except BaseException:
-            _stop(proc)
+            # Ctrl-C, Interrupted (SIGTERM/SIGHUP), a failed save: the worker's group goes now, not later.
+            stop_group(proc, grace=TERMINATE_GRACE_S)
             raise
         if not state["done"]:
             run.error = state["error"] or _failure(proc.returncode, err)
@@ -267,17 +269,6 @@ def _failure(returncode: int | None, err: IO[str]) -> str:
     tail = [line.rstrip() for line in err.read().splitlines() if line.strip()][-STDERR_TAIL_LINES:]
     last = tail[-1] if tail else "no output"
     return f"worker exited with code {returncode}: {last}"
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """End the worker we started (it also got the terminal's SIGINT, if any): terminate, then kill."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=TERMINATE_GRACE_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def run_benchmark(

@@ -138,7 +138,7 @@ def cmd_up(
             out.write(dry_run_text(placement, checkout, comfy_plan, comfy_spec, launch) + "\n")
         return EXIT_OK
 
-    from ..ollama.supervisor import run_up
+    from ..up.supervisor import run_up
 
     for warning in (*placement.warnings, *comfy_plan.warnings, *launch.server.warnings):
         err.write(f"{PROG}: warning: {warning}\n")

@@ -1,31 +1,28 @@
 """DevicePlan -> LaunchSpec (argv, env, cwd) -> a running ComfyUI child whose exit code becomes ours.
 
 The child is the backend environment's interpreter running bootstrap.py (by path: that environment may not
-have our package). It gets its own process group, and SIGINT/SIGTERM/SIGHUP sent to us are forwarded to that
-group: a terminal's Ctrl-C then reaches ComfyUI exactly once, and so does `kill <our pid>` from a service
-manager. A port that is already taken is reported before ComfyUI spends seconds importing torch.
+have our package). It runs under the supervisor (`proc.Child`): its own process group, the parent-death signal, and
+SIGINT/SIGTERM/SIGHUP sent to us forwarded to that group, so a terminal's Ctrl-C reaches ComfyUI exactly once,
+and so does `kill <our pid>` from a service manager. A port that is already taken is reported before ComfyUI
+spends seconds importing torch.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import shlex
-import signal
-import socket
 import subprocess
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..plan.model import DevicePlan
+from ..proc import Child, ensure_port_free, forward_signals
 from . import ComfyUIError
 from .checkout import Checkout
 from .flags import FlagSet, read_flag_set, translate
 
 BOOTSTRAP = Path(__file__).resolve().with_name("bootstrap.py")
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -87,36 +84,19 @@ def build_launch_spec(
     )
 
 
-def ensure_port_free(listen: str, port: int) -> None:
-    """ComfyUIError when something already listens on `port` at one of ComfyUI's addresses."""
-    if port == 0:
-        return  # the OS picks a free one
-    for host in (h.strip() for h in listen.split(",")):
-        if not host:
-            continue
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            # As aiohttp does: a port in TIME_WAIT is free for a server; only a listener makes bind fail.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    raise ComfyUIError(
-                        f"port {port} on {host} is already in use, so ComfyUI could not start",
-                        hint=f"pass --port N for another port, or stop what listens there (ss -ltnp 'sport = :{port}')",
-                    ) from None
-                if exc.errno == errno.EADDRNOTAVAIL:
-                    raise ComfyUIError(
-                        f"cannot listen on {host}: no such address on this machine",
-                        hint="pass --listen with an address of this machine (127.0.0.1 for local use only)",
-                    ) from None
-                # Anything else (privileged port, ...) is ComfyUI's to report.
+def check_port_free(spec: LaunchSpec) -> None:
+    """ComfyUIError when something already listens where ComfyUI would."""
+    ensure_port_free(spec.listen, spec.port, server="ComfyUI", error=ComfyUIError,
+                     hint=f"pass --port N for another port, or stop what listens there (ss -ltnp 'sport = :{spec.port}')")
 
 
-def exit_code(returncode: int) -> int:
-    """A child killed by signal N exits like a shell reports it: 128 + N."""
-    return 128 - returncode if returncode < 0 else returncode
+def child(spec: LaunchSpec, *, log_path: str | Path | None = None, sink: Callable[[str], None] | None = None,
+          popen: Callable[..., Any] = subprocess.Popen, stdout: Any = None, stderr: Any = None) -> Child:
+    """The supervised ComfyUI child for `spec` (not started)."""
+    return Child("ComfyUI", spec.argv, env=spec.env, cwd=spec.cwd, log_path=log_path, sink=sink,
+                 error=ComfyUIError, popen=popen, stdout=stdout, stderr=stderr,
+                 missing_hint="`ipex env list` shows the registered environments; "
+                 "`ipex env create BACKEND` makes one")
 
 
 def run(
@@ -128,47 +108,26 @@ def run(
     stderr: Any = None,
     on_start: Callable[[Any], None] | None = None,
 ) -> int:
-    """Start the child, forward signals to it, wait for it, and return its exit code."""
+    """Start ComfyUI, forward SIGINT/SIGTERM/SIGHUP to it, wait for it, and return its exit code."""
     if check_port:
-        ensure_port_free(spec.listen, spec.port)
-    child: list[Any] = []
+        check_port_free(spec)
+    comfy = child(spec, popen=popen, stdout=stdout, stderr=stderr)
     pending: list[int] = []
 
-    def forward(signum, _frame) -> None:
-        if not child:
-            pending.append(signum)  # arrived before the child existed: deliver right after it starts
-            return
+    def forward(signum: int) -> None:
+        if comfy.proc is None:
+            pending.append(signum)  # arrived before the child existed: delivered right after it starts
+        else:
+            comfy.send_signal(signum)
+
+    with forward_signals(forward):
+        comfy.start()
         try:
-            os.killpg(child[0].pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass  # already gone; wait() will reap it
-
-    previous = _install(forward)
-    try:
-        try:
-            proc = popen(list(spec.argv), env=dict(spec.env), cwd=spec.cwd, process_group=0,
-                         stdout=stdout, stderr=stderr)
-        except FileNotFoundError:
-            raise ComfyUIError(
-                f"interpreter {spec.argv[0]} does not exist",
-                hint="`ipex env list` shows the registered environments; `ipex env create BACKEND` makes one",
-            ) from None
-        child.append(proc)
-        for signum in pending:
-            forward(signum, None)
-        if on_start is not None:
-            on_start(proc)
-        return exit_code(proc.wait())
-    finally:
-        _restore(previous)
-
-
-def _install(handler) -> dict[int, Any]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}  # signal handlers can only be set from the main thread; a library caller handles its own
-    return {signum: signal.signal(signum, handler) for signum in FORWARDED_SIGNALS}
-
-
-def _restore(previous: Mapping[int, Any]) -> None:
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)
+            for signum in pending:
+                comfy.send_signal(signum)
+            if on_start is not None:
+                on_start(comfy.proc)
+            return comfy.wait()
+        except BaseException:
+            comfy.stop()
+            raise

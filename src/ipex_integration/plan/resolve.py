@@ -13,7 +13,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 from ..errors import ProbeError, SelectionError
 from ..hardware.model import HardwareReport
 from ..paths import cache_dir
-from ..proc import Runner, run_command
+from ..proc import Runner, in_parallel, run_command
 from ..runtime.model import Backend, Environment, RuntimeInfo
 from .model import DevicePlan, DeviceRequest
 from .policy import CURRENT, PRIORITY, select_device
@@ -124,13 +124,13 @@ def _reachable(request: DeviceRequest) -> tuple[Backend, ...]:
 
 
 def _probe_where(pairs: list[EnvPair], prober: Prober, wanted: Callable[[Environment], bool]) -> bool:
-    """Probe the not-yet-probed environments `wanted` selects, in place. True if any was probed."""
-    probed = False
-    for i, (env, info) in enumerate(pairs):
-        if info is None and wanted(env):
-            pairs[i] = (env, prober(env))
-            probed = True
-    return probed
+    """Probe the not-yet-probed environments `wanted` selects, in place, all at once (one timeout for all,
+    not one each). True if any was probed."""
+    todo = [i for i, (env, info) in enumerate(pairs) if info is None and wanted(env)]
+    answers = in_parallel(lambda i: prober(pairs[i][0]), todo)
+    for i, info in zip(todo, answers):
+        pairs[i] = (pairs[i][0], info)
+    return bool(todo)
 
 
 def _works(pairs: Sequence[EnvPair], backend: Backend) -> bool:

@@ -1,6 +1,7 @@
 """Ask one Python interpreter what its torch can do, in a child process with a timeout, and cache the answer.
 
-The child runs `probe_script.py` (standalone, shipped as package data). Our own process never imports torch.
+The child runs `probe_script.py` (standalone, shipped as package data) under the supervisor: a timeout kills its
+whole process tree. `probe_runtimes` probes several interpreters in parallel. Our own process never imports torch.
 The cache is keyed by the interpreter path and the visibility variables, and holds the modification times of the
 environment's site-packages folders: installing or removing a package changes those, so a new torch is seen at
 once. Failed probes are never cached.
@@ -15,11 +16,11 @@ import shutil
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from .. import paths
 from ..atomic import atomic_write_text
-from ..proc import CommandResult, Runner, run_command
+from ..proc import CommandResult, Runner, in_parallel, run_command
 from .model import Backend, RuntimeInfo, TorchDevice
 
 CACHE_FORMAT = 1
@@ -86,6 +87,22 @@ def probe_runtime(
     if info.ok and raw is not None:
         _write_cache(cache_file, executable, info)
     return info
+
+
+def probe_runtimes(
+    pythons: Sequence[str],
+    *,
+    timeout: float = 30.0,
+    runner: Runner = run_command,
+    use_cache: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> list[RuntimeInfo]:
+    """Probe several interpreters at once under one deadline: three hung ones cost one `timeout`, not three.
+    The answers in the order given."""
+    return in_parallel(
+        lambda python: probe_runtime(python, timeout=timeout, runner=runner, use_cache=use_cache, environ=environ),
+        pythons,
+    )
 
 
 def invalidate_cache(python: str, environ: Mapping[str, str] | None = None) -> None:
