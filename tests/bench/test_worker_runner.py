@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,61 @@ def test_plans_for_all_has_one_plan_per_gpu_until_the_policy_says_out_of_range()
     assert skipped == ["xpu: no Intel GPU found"]
     labels = {DeviceRun("cuda", p.device_name, device={"plan_device_index": p.device_index}).label for p in plans[:2]}
     assert labels == {"cuda:0: NVIDIA H100 80GB HBM3", "cuda:1: NVIDIA H100 80GB HBM3"}
+
+
+# `ipex-benchmark` as its console script runs it, with the SIGTERM/SIGHUP -> Interrupted handler the CLI
+# boundary installs (installed here so this test does not depend on it).
+BENCHMARK_ENTRY = """
+import signal, sys
+from ipex_integration.errors import Interrupted
+from ipex_integration.cli import benchmark
+
+def interrupted(signum, _frame):
+    raise Interrupted(signum)
+
+for s in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, interrupted)
+try:
+    sys.exit(benchmark.main(sys.argv[1:]))
+except Interrupted as exc:
+    sys.exit(exc.exit_code)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_sigterm_of_ipex_benchmark_stops_the_worker_at_once_and_removes_the_temp_dir(tmp_path, signum):
+    """SIGTERM/SIGHUP: the worker is stopped and the temp dir removed. SIGKILL (nothing of ours runs): the
+    worker still goes, through the parent-death signal."""
+    import psutil
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "IPEX_INTEGRATION_HOME": str(tmp_path / "home")}
+    bench = subprocess.Popen(
+        [sys.executable, "-c", BENCHMARK_ENTRY, "--device", "cpu", "--only", "add", "--dtype", "fp32", "--size", "64",
+         "--warmup", "0", "--budget", "60", "--format", "json", "--output", str(tmp_path / "out")],
+        env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        worker = None
+        while worker is None and time.monotonic() < deadline and bench.poll() is None:
+            kids = psutil.Process(bench.pid).children(recursive=True)
+            worker = next((k for k in kids if "ipex_integration.bench.worker" in " ".join(k.cmdline())), None)
+            time.sleep(0.05)
+        assert worker is not None, bench.stderr.read() if bench.poll() is not None else "no worker started"
+        assert list(tmp.glob("ipex-bench-*"))
+        bench.send_signal(signum)
+        start = time.monotonic()
+        code = bench.wait(timeout=5)
+        if signum == signal.SIGKILL:
+            assert code == -signal.SIGKILL
+            worker.wait(timeout=2)  # psutil.TimeoutExpired if it outlived us
+            return
+        assert code == 128 + signum
+        assert time.monotonic() - start < 1.5
+        assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+        assert list(tmp.glob("ipex-bench-*")) == []
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()

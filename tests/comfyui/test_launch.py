@@ -185,3 +185,35 @@ def test_port_in_use_from_the_command_line(comfyui, listener):
     assert launcher.finish() == 2
     assert f"comfyui-ipex: error: port {listener} on 127.0.0.1 is already in use" in launcher.proc.stderr.read()
     assert not any(line.startswith("FAKE_COMFYUI") for line in launcher.seen)
+
+
+def _dead_within(pid: int, seconds: float) -> bool:
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_sigkill_of_the_launcher_stops_comfyui(comfyui):
+    # Nothing of ours runs after SIGKILL: the parent-death signal must end ComfyUI, or it keeps serving.
+    root, port = comfyui(), free_port()
+    launcher = Launcher("comfyui-ipex", ["--comfyui", str(root), "--cpu", "--port", str(port)], cuda=0, xpu=0,
+                        env=serving(fake_torch_env()))
+    try:
+        report = json.loads(launcher.wait_for("FAKE_COMFYUI ").split(" ", 1)[1])
+        launcher.wait_for("To see the GUI")
+        launcher.proc.kill()
+        launcher.finish()
+        assert _dead_within(report["pid"], 3)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/system_stats", timeout=2)
+    finally:
+        if launcher.proc.poll() is None:
+            launcher.proc.kill()

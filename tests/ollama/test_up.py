@@ -251,3 +251,57 @@ def test_ollama_that_never_starts_fails_before_comfyui(setup, tmp_path):
     err = "".join(up.err)
     assert "ipex up: error: ollama serve exited with code 5 while starting" in err
     assert not any("FAKE_COMFYUI" in line for line in up.seen + list(up.lines.queue))
+
+
+def _dead_within(pid: int, seconds: float = 3.0) -> bool:
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_sigkill_of_ipex_up_leaves_neither_serving(setup, tmp_path):
+    comfy, binary = setup
+    comfy_port, ollama_port = free_port(), free_port()
+    up = Up("nvidia_arc", ["--comfyui", str(comfy), "--port", str(comfy_port), "--ollama-bin", str(binary),
+                           "--host", f"127.0.0.1:{ollama_port}"], up_env(tmp_path))
+    try:
+        report = json.loads(up.wait_for("FAKE_COMFYUI ").split("FAKE_COMFYUI ", 1)[1])
+        up.wait_for("To see the GUI")
+        ollama_pid = [c for c in recorded(tmp_path / "ollama.jsonl") if c["argv"] == ["serve"]][-1]["pid"]
+        up.proc.kill()  # nothing of ours runs: only the parent-death signal can stop them
+        up.finish()
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+    assert _dead_within(report["pid"]) and _dead_within(ollama_pid)
+    for port in (comfy_port, ollama_port):
+        with pytest.raises(OSError):
+            get_json(f"http://127.0.0.1:{port}/api/version")
+
+
+def test_a_comfyui_that_cannot_start_is_a_comfyui_error_and_ollama_is_stopped(setup, tmp_path):
+    from ipex_integration.comfyui import ComfyUIError
+    from ipex_integration.comfyui.launch import LaunchSpec
+    from ipex_integration.ollama.launch import prepare_launch
+    from ipex_integration.plan.model import DeviceRequest
+    from ipex_integration.up.supervisor import run_up
+
+    _comfy, binary = setup
+    env = up_env(tmp_path)
+    launch = prepare_launch(DeviceRequest(backend=Backend.CPU), environ=env, ollama_bin=str(binary),
+                            host=f"127.0.0.1:{free_port()}", hardware=MACHINES["none"],
+                            log_path=str(tmp_path / "ollama.log"))
+    spec = LaunchSpec(argv=(str(tmp_path / "no-python"), "main.py"), env=env, cwd=str(tmp_path),
+                      listen="127.0.0.1", port=free_port(), comfyui_argv=())
+    with pytest.raises(ComfyUIError, match="cannot start ComfyUI: .*no-python does not exist"):
+        run_up(launch.spec, spec, comfyui_log=tmp_path / "comfyui.log", ready_timeout=20, grace=2)
+    ollama_pid = [c for c in recorded(tmp_path / "ollama.jsonl") if c["argv"] == ["serve"]][-1]["pid"]
+    assert _dead_within(ollama_pid)

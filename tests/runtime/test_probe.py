@@ -4,6 +4,7 @@ CPU build would; see tests/fakes/interpreters.py), and its cache."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 
@@ -11,7 +12,9 @@ import pytest
 
 from ipex_integration import paths
 from ipex_integration.runtime.model import Backend
-from ipex_integration.runtime.probe import probe_runtime
+from ipex_integration.plan.resolve import probe_everything
+from ipex_integration.runtime.model import Environment
+from ipex_integration.runtime.probe import probe_runtime, probe_runtimes
 from tests.fakes.interpreters import (
     ARC_A770,
     H100,
@@ -112,6 +115,53 @@ def test_hanging_probe_times_out_with_a_message(tmp_path):
     assert time.monotonic() - start < 10
     assert not info.ok
     assert info.error.startswith("probe timed out after 1 s")
+
+
+def test_probe_timeout_kills_the_interpreters_children(tmp_path):
+    # An "interpreter" that started a helper and hangs: the timeout must not leave the helper behind.
+    pidfile = tmp_path / "helper.pid"
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {pidfile}\nwait\n")
+    python.chmod(0o755)
+    info = probe_runtime(str(python), timeout=1.0, use_cache=False)
+    assert info.error.startswith("probe timed out after 1 s")
+    helper = int(pidfile.read_text())
+    deadline = time.monotonic() + 2
+    while _running(helper) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _running(helper)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_three_hung_interpreters_take_one_timeout_not_three(tmp_path):
+    hung = [str(make_fake_python(tmp_path, "hang", name=f"hang{i}")) for i in range(3)]
+    good = str(make_fake_python(tmp_path, "cpu"))
+    start = time.monotonic()
+    infos = probe_runtimes([*hung, good], timeout=1.5, use_cache=False)
+    assert time.monotonic() - start < 3.5  # one after another: 4.5 s and more
+    assert [i.python for i in infos] == [*hung, good]  # the order given
+    assert [i.ok for i in infos] == [False, False, False, True]
+    assert all(i.error.startswith("probe timed out after 1.5 s") for i in infos[:3])
+
+
+def test_ipex_status_and_devices_probe_every_environment_at_once(tmp_path):
+    # probe_everything is what `ipex status` and `ipex devices` call.
+    from ipex_integration.hardware.model import HardwareReport
+
+    envs = [(Environment(b.value, str(make_fake_python(tmp_path, "hang", name=b.value)), b), None)
+            for b in (Backend.CUDA, Backend.XPU, Backend.CPU)]
+    start = time.monotonic()
+    _hardware, pairs = probe_everything(environ={**os.environ, "IPEX_INTEGRATION_HOME": str(tmp_path / "home")},
+                                        hardware=HardwareReport(gpus=()), environments=envs, probe_timeout=1.5)
+    assert time.monotonic() - start < 3.5
+    assert [info.ok for _env, info in pairs] == [False, False, False]
 
 
 def test_crashing_probe_reports_exit_status_and_stderr(tmp_path):

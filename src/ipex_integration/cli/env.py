@@ -112,11 +112,12 @@ def _env_row(env: Environment, info: RuntimeInfo) -> dict:
 
 def cmd_list(args) -> int:
     """List registered environments and the current interpreter, with what each one's torch can do."""
-    from ..runtime.probe import probe_runtime
+    from ..runtime.probe import probe_runtimes
     from ..runtime.registry import load_registry
 
     registry = load_registry()
-    rows = [(env, probe_runtime(env.python, timeout=args.timeout)) for env in registry.environments()]
+    envs = list(registry.environments())
+    rows = list(zip(envs, probe_runtimes([env.python for env in envs], timeout=args.timeout)))  # one deadline
     if args.json:
         common.print_json(
             {"registry": str(registry.path), "environments": [_env_row(env, info) for env, info in rows]}
