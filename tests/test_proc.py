@@ -3,7 +3,6 @@ forwarding, group kill after the grace period, timeouts that kill the whole tree
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -80,7 +79,7 @@ def test_an_interrupt_while_waiting_kills_the_tree_and_goes_on(tmp_path):
 
     previous = signal.signal(signal.SIGALRM, interrupt)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.8)
+        signal.setitimer(signal.ITIMER_REAL, 1.5)  # after the grandchildren started
         with pytest.raises(Interrupted):
             run_command(spawner(pidfile), timeout=30)
     finally:
@@ -103,6 +102,25 @@ def test_in_parallel_runs_at_once_and_keeps_order():
                           [1, 2, 3])
     assert [r.stdout.strip() for r in results] == ["1", "2", "3"]
     assert time.monotonic() - start < 2.5  # three 1 s commands together, not 3 s one after another
+
+
+def test_an_interrupt_stops_every_parallel_command_at_once(tmp_path):
+    pidfiles = [tmp_path / f"grandchild{i}" for i in range(3)]
+
+    def interrupt(_signum, _frame):
+        raise Interrupted(signal.SIGHUP)
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    start = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.5)  # after the grandchildren started
+        with pytest.raises(Interrupted):
+            in_parallel(lambda p: run_command(spawner(p), timeout=30), pidfiles)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - start < 5  # not the 30 s timeout
+    assert all(gone_within(int(wait_for_file(p))) for p in pidfiles)
 
 
 # -- long-lived children -----------------------------------------------------------------------------
@@ -159,16 +177,18 @@ def start_launcher() -> tuple[subprocess.Popen, int]:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_signals_reach_the_child_and_its_code_is_128_plus_n(signum):
     launcher, child = start_launcher()
-    launcher.send_signal(signum)
-    assert launcher.wait(timeout=5) == 128 + signum
+    with launcher:
+        launcher.send_signal(signum)
+        assert launcher.wait(timeout=5) == 128 + signum
     assert not alive(child)
 
 
 def test_sigkill_of_the_launcher_leaves_no_child():
     launcher, child = start_launcher()
     assert alive(child)
-    launcher.kill()
-    launcher.wait(timeout=5)
+    with launcher:
+        launcher.kill()
+        launcher.wait(timeout=5)
     assert gone_within(child)  # the parent-death signal, not anything the dead launcher did
 
 

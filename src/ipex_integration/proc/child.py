@@ -50,6 +50,7 @@ class LogPump:
         except (OSError, ValueError):
             pass  # the pipe was closed under us
         finally:
+            self._stream.close()
             if self._log is not None:
                 self._log.close()
 
