@@ -31,8 +31,10 @@
         intel-xpu =
           final: prev:
           let
-            ollama = prev.ollama-vulkan or (prev.ollama.override { acceleration = "vulkan"; });
-            ipex = import ./nix/packages.nix { pkgs = final; inherit ollama; };
+            ipex = import ./nix/packages.nix {
+              pkgs = final;
+              ollama = import ./nix/ollama.nix prev "xpu";
+            };
           in
           {
             intel-xpu = {
@@ -66,6 +68,13 @@
 
       # comfyui-nodes.<name> as a set (nested sets are not allowed under packages).
       legacyPackages.${system}.comfyui-nodes = nodes;
+
+      # NixOS VM tests (need a machine with KVM and the real nixpkgs): `nix flake check` or
+      # `nix build .#checks.x86_64-linux.comfyui-ipex-cpu -L`. See docs/nix.md.
+      checks.${system} = {
+        comfyui-ipex-cpu = pkgs.testers.runNixOSTest (import ./nix/tests/comfyui-ipex.nix { inherit self; });
+        ollama-ipex-cpu = pkgs.testers.runNixOSTest (import ./nix/tests/ollama-ipex.nix { inherit self; });
+      };
 
       nixosModules = {
         default = {

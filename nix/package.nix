@@ -4,6 +4,8 @@
   lib,
   python3Packages,
   pname ? "ipex-integration",
+  # The command `nix run` starts: one of pyproject.toml's [project.scripts].
+  mainProgram ? "ipex",
   extraDependencies ? (_ps: [ ]),
   makeWrapperArgs ? [ ],
   description ? "Run ComfyUI, Ollama and PyTorch work on the GPU you choose (NVIDIA CUDA, Intel XPU or CPU)",
@@ -11,6 +13,8 @@
 let
   pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
 in
+assert lib.assertMsg (pyproject.project.scripts ? ${mainProgram})
+  "${pname}: mainProgram ${mainProgram} is not in pyproject.toml's [project.scripts]";
 python3Packages.buildPythonApplication {
   inherit pname makeWrapperArgs;
   inherit (pyproject.project) version;
@@ -22,6 +26,7 @@ python3Packages.buildPythonApplication {
     fileset = lib.fileset.unions [
       ../pyproject.toml
       ../README.md
+      ../LICENSE # pyproject.toml's license-files: the wheel ships it
       ../src
     ];
   };
@@ -49,7 +54,7 @@ python3Packages.buildPythonApplication {
   meta = {
     inherit description;
     license = lib.licenses.mit;
-    mainProgram = "ipex";
+    inherit mainProgram;
     platforms = lib.platforms.linux;
   };
 }

@@ -6,7 +6,8 @@
 # with cudaSupport = true. nixpkgs has no torch built for Intel XPU; see docs/nix.md.
 {
   pkgs,
-  ollama ? pkgs.ollama,
+  # The ollama that ollama-ipex finds after the user's PATH (see ollama.nix for the choice per backend).
+  ollama ? import ./ollama.nix pkgs "auto",
 }:
 let
   inherit (pkgs) lib;
@@ -70,12 +71,14 @@ rec {
 
   ipex-benchmarks = build {
     pname = "ipex-benchmarks";
+    mainProgram = "ipex-benchmark";
     extraDependencies = benchDependencies;
     description = "ipex-benchmark: tensor, convolution, Stable Diffusion and LLM benchmarks per device";
   };
 
   comfyui-ipex = build {
     pname = "comfyui-ipex";
+    mainProgram = "comfyui-ipex";
     extraDependencies = comfyuiDependencies;
     # The launchers find this ComfyUI unless --comfyui or COMFYUI_PATH says otherwise. It is read-only:
     # run it with --base-directory DIR (the NixOS module does) so outputs and custom nodes go elsewhere.
@@ -87,19 +90,14 @@ rec {
     description = "ComfyUI on the GPU you choose: comfyui-ipex (auto), comfyui-cuda, comfyui-xpu";
   };
 
-  ollama-ipex = build {
-    pname = "ollama-ipex";
-    # After the user's PATH, so an ollama of their own wins; --ollama-bin wins over both.
-    makeWrapperArgs = [
-      "--suffix"
-      "PATH"
-      ":"
-      (lib.makeBinPath [ ollama ])
-    ];
-    description = "Ollama served on the GPU you choose (CUDA on NVIDIA, Vulkan on Intel)";
-  };
+  # callPackage'd on its own so that `ollama-ipex.override { ollama = ...; }` swaps the ollama (the NixOS
+  # module does, per backend).
+  ollama-ipex = pkgs.callPackage ./ollama-ipex.nix { inherit ollama; };
 
   comfyui-nodes = import ./nodes.nix { inherit (pkgs) fetchFromGitHub; };
 
   comfyui-source = comfyuiSrc;
+
+  # ComfyUI's requirements in one Python, for scripts that import ComfyUI itself (the VM test's checkpoint maker).
+  comfyui-python = pkgs.python3.withPackages comfyuiDependencies;
 }

@@ -6,6 +6,19 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 if ! command -v nix >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq nix-bin >/dev/null) || echo "warning: could not install nix-bin; NAR parity tests will skip" >&2
 fi
+# A current Nix for tests/nix (the flake and the modules under the real nixpkgs lib, which needs Nix >= 2.18):
+# installed by ../shared/nix/install-nix.sh where the checkout has it beside it; elsewhere those tests skip.
+if [ -z "${IPEX_NIX_BIN:-}" ]; then
+  for prefix in /opt/nix-trixie "${XDG_CACHE_HOME:-$HOME/.cache}/ipex-integration/nix-trixie"; do
+    [ -x "$prefix/bin/nix" ] && { export IPEX_NIX_BIN="$prefix/bin"; break; }
+  done
+  installer="$root/../shared/nix/install-nix.sh"
+  if [ -z "${IPEX_NIX_BIN:-}" ] && [ -x "$installer" ]; then
+    prefix=/opt/nix-trixie; [ -w /opt ] || prefix="${XDG_CACHE_HOME:-$HOME/.cache}/ipex-integration/nix-trixie"
+    if "$installer" "$prefix" >/dev/null 2>&1; then export IPEX_NIX_BIN="$prefix/bin"
+    else echo "warning: could not install Nix 2.26 into $prefix; tests/nix flake tests will skip" >&2; fi
+  fi
+fi
 . "$root/scripts/venv.sh" bench,test
 cd "$root"
 exec "$venv/bin/python" -m pytest "$@"

@@ -10,7 +10,9 @@ let
   cfg = config.services.comfyui-ipex;
   common = import ./common.nix;
   nodeNames = builtins.attrNames (import ../lock.nix { });
-  nodes = import ../nodes.nix { inherit (pkgs) fetchFromGitHub; };
+  # From pkgs when overlays.default (or intel-xpu) is applied, so overrides of it reach the service.
+  ours = import ../packages.nix { inherit pkgs; };
+  nodes = pkgs.comfyui-nodes or ours.comfyui-nodes;
 
   args =
     common.deviceFlags cfg.backend cfg.device
@@ -22,12 +24,15 @@ let
       # The ComfyUI in the store is read-only: models, custom nodes, inputs and outputs live in dataDir.
       "--base-directory"
       cfg.dataDir
+      # Else ComfyUI puts comfyui.db beside itself, in the read-only store (as nixpkgs' comfyui module does).
+      "--database-url"
+      "sqlite:///${cfg.dataDir}/user/comfyui.db"
     ]
     ++ cfg.extraArgs;
 
   # Symlink the chosen nodes into dataDir/custom_nodes; drop links into the store that are no longer chosen.
   linkNodes = ''
-    mkdir -p ${cfg.dataDir}/custom_nodes
+    mkdir -p ${cfg.dataDir}/custom_nodes ${cfg.dataDir}/user
     for link in ${cfg.dataDir}/custom_nodes/*; do
       if [ -L "$link" ] && case "$(readlink "$link")" in ${builtins.storeDir}/*) true;; *) false;; esac; then
         rm "$link"
@@ -44,8 +49,8 @@ in
 
     package = lib.mkOption {
       type = lib.types.package;
-      default = (import ../packages.nix { inherit pkgs; }).comfyui-ipex;
-      defaultText = lib.literalExpression "ipex-integration's comfyui-ipex, built from your pkgs";
+      default = pkgs.comfyui-ipex or ours.comfyui-ipex;
+      defaultText = lib.literalExpression "pkgs.comfyui-ipex (overlays.default), else built from pkgs";
       description = "The package providing comfyui-ipex (with ComfyUI and a Python environment with torch).";
     };
 
@@ -78,7 +83,10 @@ in
     port = lib.mkOption {
       type = lib.types.port;
       default = 8188;
-      description = "Port ComfyUI listens on.";
+      description = ''
+        Port ComfyUI listens on. The same default as nixpkgs' services.comfyui: with both enabled on one
+        port, evaluation fails and asks you to move one.
+      '';
     };
 
     dataDir = lib.mkOption {
@@ -124,7 +132,18 @@ in
   };
 
   config = lib.mkIf cfg.enable {
-    assertions = common.assertions "comfyui-ipex" cfg;
+    assertions = common.assertions "comfyui-ipex" cfg ++ [
+      (common.portAssertion "comfyui-ipex" cfg "comfyui" config.services)
+    ];
+
+    # Intel GPUs: the Level Zero loader and Intel's compute runtime, which torch.xpu uses.
+    hardware.graphics = lib.mkIf (common.usesIntel cfg.backend) {
+      enable = lib.mkDefault true;
+      extraPackages = [
+        pkgs.intel-compute-runtime
+        pkgs.level-zero
+      ];
+    };
 
     systemd.services.comfyui-ipex = {
       description = "ComfyUI on the GPU you choose (ipex-integration)";

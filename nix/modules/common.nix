@@ -50,6 +50,7 @@ rec {
       (if builtins.elem backend [ "auto" "cuda" ] then nvidiaDevices else [ ])
       ++ (if builtins.elem backend [ "auto" "xpu" ] then intelDevices else [ ])
     );
+  usesIntel = backend: builtins.elem backend [ "auto" "xpu" ];
   supplementaryGroups = [
     "render"
     "video"
@@ -74,6 +75,11 @@ rec {
       "AF_INET6"
     ];
     SystemCallArchitectures = "native";
+    SystemCallFilter = [ "@system-service" ];
+    ProtectProc = "invisible"; # other processes' /proc entries are hidden
+    # No ProcSubset = "pid": it hides /proc/meminfo and /proc/cpuinfo, which ComfyUI (psutil.virtual_memory at
+    # start) and Ollama (its memory and CPU discovery) read, and /proc/driver/nvidia, which CUDA reads.
+    PrivateIPC = true;
     PrivateDevices = false; # it would hide the GPUs; DevicePolicy + DeviceAllow narrow access instead
     DevicePolicy = "closed";
     ProtectSystem = "strict";
@@ -104,6 +110,19 @@ rec {
     }
   ];
 
+  # nixpkgs' own services.comfyui and services.ollama default to the same ports as ours (8188, 11434): with
+  # both enabled on one port, one of them could not start, so evaluation stops and says which to change.
+  # `services` is config.services; `other` is the nixpkgs service (absent from older nixpkgs: no conflict).
+  portAssertion =
+    name: cfg: other: services:
+    let
+      o = services.${other} or { };
+    in
+    {
+      assertion = !(o.enable or false) || (o.port or null) != cfg.port;
+      message = "services.${name}.port and services.${other}.port are both ${toString cfg.port} and both services are enabled: give one of them another port";
+    };
+
   # The state directory is HOME and holds the SYCL kernel cache and our own config/cache.
   environment = dataDir: {
     HOME = dataDir;
@@ -122,6 +141,8 @@ rec {
       Restart = "on-failure";
       RestartSec = "5s";
       DynamicUser = true;
+      # No ReadWritePaths: ProtectSystem=strict leaves only the StateDirectory (dataDir: models, outputs,
+      # caches) writable, which is all the services write.
       StateDirectory = builtins.substring 9 (builtins.stringLength cfg.dataDir) cfg.dataDir; # below /var/lib/
       StateDirectoryMode = "0750";
       WorkingDirectory = cfg.dataDir;

@@ -10,16 +10,16 @@ let
   cfg = config.services.ollama-ipex;
   common = import ./common.nix;
 
-  # Intel GPUs: upstream Ollama's Vulkan backend; otherwise nixpkgs' ollama (CUDA with cudaSupport).
-  ollama =
-    if cfg.backend == "xpu" then
-      pkgs.ollama-vulkan or (pkgs.ollama.override { acceleration = "vulkan"; })
-    else
-      pkgs.ollama;
+  # From pkgs when overlays.default (or intel-xpu) is applied, so overrides of it reach the service.
+  base = pkgs.ollama-ipex or (import ../packages.nix { inherit pkgs; }).ollama-ipex;
 
   args =
     [ "serve" ]
     ++ common.deviceFlags cfg.backend cfg.device
+    ++ [
+      "--ollama-bin"
+      (lib.getExe' cfg.ollamaPackage "ollama")
+    ]
     ++ [
       "--host"
       (common.hostPort cfg.listenAddress cfg.port)
@@ -32,9 +32,22 @@ in
 
     package = lib.mkOption {
       type = lib.types.package;
-      default = (import ../packages.nix { inherit pkgs ollama; }).ollama-ipex;
-      defaultText = lib.literalExpression "ipex-integration's ollama-ipex with ollama (Vulkan for backend xpu)";
-      description = "The package providing ollama-ipex (and an ollama on its PATH).";
+      default = if base ? override then base.override { ollama = cfg.ollamaPackage; } else base;
+      defaultText = lib.literalExpression "pkgs.ollama-ipex (overlays.default), else built from pkgs; with ollamaPackage";
+      description = "The package providing ollama-ipex.";
+    };
+
+    ollamaPackage = lib.mkOption {
+      type = lib.types.package;
+      default = import ../ollama.nix pkgs cfg.backend;
+      defaultText = lib.literalExpression ''
+        backend "xpu": pkgs.ollama-vulkan; "cuda": pkgs.ollama-cuda; "cpu": pkgs.ollama;
+        "auto": pkgs.ollama-cuda with nixpkgs.config.cudaSupport, else pkgs.ollama-vulkan
+      '';
+      description = ''
+        The ollama the service runs (`--ollama-bin`). nixpkgs builds one accelerator into each ollama, so
+        "auto" reaches Intel GPUs (Vulkan) unless nixpkgs is configured with cudaSupport (then NVIDIA only).
+      '';
     };
 
     backend = lib.mkOption {
@@ -62,7 +75,10 @@ in
     port = lib.mkOption {
       type = lib.types.port;
       default = 11434;
-      description = "Port Ollama listens on.";
+      description = ''
+        Port Ollama listens on. The same default as nixpkgs' services.ollama: with both enabled on one
+        port, evaluation fails and asks you to move one.
+      '';
     };
 
     dataDir = lib.mkOption {
@@ -94,7 +110,12 @@ in
   };
 
   config = lib.mkIf cfg.enable {
-    assertions = common.assertions "ollama-ipex" cfg;
+    assertions = common.assertions "ollama-ipex" cfg ++ [
+      (common.portAssertion "ollama-ipex" cfg "ollama" config.services)
+    ];
+
+    # Intel GPUs through Vulkan: the graphics stack provides Mesa's Vulkan driver (ANV).
+    hardware.graphics.enable = lib.mkIf (common.usesIntel cfg.backend) (lib.mkDefault true);
 
     systemd.services.ollama-ipex = {
       description = "Ollama on the GPU you choose (ipex-integration)";
