@@ -1,0 +1,1 @@
+"""`ipex up`: ComfyUI and Ollama placed on different GPUs and supervised together."""
