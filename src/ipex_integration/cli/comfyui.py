@@ -16,7 +16,7 @@ from ..argv import take_flags
 from ..errors import UsageError
 from ..plan.flags import DeviceFlags, split_device_flags
 from ..plan.model import DevicePlan, DeviceRequest
-from ..plan.vocabulary import FORCE_FLAG, LONG_NAME, backend_of_flag, priority_text
+from ..plan.vocabulary import BACKEND_CHOICES, FORCE_FLAG, LONG_NAME, backend_of_flag, priority_text
 from ..runtime.model import Backend
 from .common import EXIT_OK, print_json, run_cli
 
@@ -201,7 +201,7 @@ def register(subparsers) -> None:
     )
     req.add_argument("--comfyui", metavar="DIR", help="the checkout (default: the registered one)")
     req.add_argument(
-        "--backend", choices=("cuda", "xpu", "cpu", "all", "current"), default="all",
+        "--backend", choices=(*BACKEND_CHOICES, "all", "current"), default="all",
         help="environment(s) to install into (default: all registered; current: the interpreter running ipex)",
     )
     req.set_defaults(func=cmd_requirements)
@@ -209,7 +209,7 @@ def register(subparsers) -> None:
 
 def _backend_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--backend", choices=("cuda", "xpu", "cpu", "all"), default="all",
+        "--backend", choices=(*BACKEND_CHOICES, "all"), default="all",
         help="environment(s) to install the requirements into (default: all registered)",
     )
 

@@ -1,10 +1,11 @@
 """The text of `--help-gpu` (ipex, comfyui-ipex, ollama-ipex). It states the rules plan/policy.py implements;
 tests check that every flag and variable it names is real."""
 
-from .vocabulary import BACKEND_CHOICES, HELP_NAME, LONG_NAME, priority_text
+from .vocabulary import BACKEND_CHOICES, HELP_NAME, LONG_NAME, VENDOR_NAME, priority_text
 
 _PRIORITY = priority_text(HELP_NAME)
 _AUTO = priority_text(LONG_NAME, ", else ")
+_FIRST_USABLE = priority_text(VENDOR_NAME, " if usable, else ")
 
 HELP_GPU = f"""\
 GPU selection (ipex devices, comfyui-ipex, ollama-ipex, ipex-benchmark)
@@ -50,7 +51,7 @@ Commands:
   ipex devices         GPUs, environments, and what each choice would run on
 
 Examples:
-  comfyui-ipex                        # NVIDIA if usable, else Intel, else CPU
+  comfyui-ipex                        # {_FIRST_USABLE}
   comfyui-ipex --force-intel-xpu      # the first discrete Intel GPU
   comfyui-ipex --intel-device 1       # Intel GPU 1 from `ipex devices`
   IPEX_DEVICE=cpu comfyui-ipex        # CPU only

@@ -52,8 +52,7 @@ VENDOR_NAME: dict[Backend, str] = {**VENDOR, Backend.CPU: "CPU"}
 
 
 def priority_text(names: Mapping[Backend, str] = NAME, separator: str = " > ") -> str:
-    """The priority order for help texts, e.g. "CUDA > XPU > CPU" (names=NAME), or with `separator=", else "`
-    and names=LONG_NAME "NVIDIA CUDA, else Intel XPU, else CPU"."""
+    """PRIORITY as help text: `names` of its backends joined by `separator` (" > ", ", else ", ...)."""
     return separator.join(names[b] for b in PRIORITY)
 
 
