@@ -1,9 +1,9 @@
 """`ipex up` placement: which GPU ComfyUI gets and which one Ollama gets.
 
-With two or more GPUs, ComfyUI (the heavier, torch-bound job) takes the fastest one according to a device
-ranking (bench.ranking makes one from the newest benchmark results: `ipex-benchmark run --devices all`
-measures every backend into one report), else the
-first NVIDIA GPU (CUDA is the better-supported path for ComfyUI); Ollama takes another one. With one GPU both
+With two or more GPUs, ComfyUI (the heavier, torch-bound job) takes the fastest one by a DeviceRanking
+(bench.ranking makes one from the newest benchmark results: `ipex-benchmark run --devices all` measures
+every backend into one report), else the first NVIDIA GPU (CUDA is the better-supported path for ComfyUI);
+Ollama takes another one. With one GPU both
 share it (with a warning); with none both run on the CPU. Explicit --comfyui-device / --ollama-device win.
 The result is two DeviceRequests: each then gets its own DevicePlan from the ordinary policy.
 """
