@@ -122,6 +122,23 @@ def test_newest_results_file_is_found():
         find_results("/nonexistent.json")
 
 
+def test_an_unreadable_newest_results_file_is_skipped_but_a_named_one_is_an_error():
+    from ipex_integration.up.prepare import read_ranking
+
+    bad = data_dir() / "benchmarks" / "20250303-quick" / "results.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    ranking, notices = read_ranking(None, os.environ)
+    assert ranking is None and notices == (f"ignoring unreadable results file {bad}",)
+    with pytest.raises(UsageError):
+        read_ranking(str(bad), os.environ)
+    good = data_dir() / "benchmarks" / "20250404-quick" / "results.json"
+    write_json(report(run_of("cuda", 0, "RTX", {"sd/unet": 0.2})), good)
+    ranking, notices = read_ranking(str(good), os.environ)
+    assert notices == () and [(d.backend, d.index, d.speed, d.source) for d in ranking.devices] == [
+        (Backend.CUDA, 0, 1.0, str(good))]
+
+
 # --- the command ------------------------------------------------------------------------------------------
 
 

@@ -84,12 +84,10 @@ def cmd_up(
 ) -> int:
     """Start ComfyUI and Ollama; stop both on Ctrl-C, SIGTERM, or when one exits. `--dry-run` shows the
     placement. The keyword arguments are test seams (fake GPUs; a resolver with fake environments)."""
-    from ..bench.ranking import find_results, load_ranking
-    from ..comfyui.prepare import prepare_launch as prepare_comfyui
     from ..errors import UsageError
-    from ..ollama.launch import prepare_launch, probe
+    from ..ollama.launch import probe
     from ..paths import cache_dir
-    from ..up.placement import place
+    from ..up.prepare import prepare_up
 
     environ = os.environ if environ is None else environ
     out = out or sys.stdout
@@ -97,29 +95,18 @@ def cmd_up(
     if args.json and not args.dry_run:
         raise UsageError("--json only goes with --dry-run", hint="ipex up --dry-run --json")
     hardware = probe() if hardware is None else hardware
-    results_path = find_results(args.results, environ)
-    ranking = None
-    if results_path is not None:
-        try:
-            ranking = load_ranking(results_path)
-        except UsageError:
-            if args.results:
-                raise
-            err.write(f"{PROG}: warning: ignoring unreadable results file {results_path}\n")
-    placement = place(hardware, comfyui=args.comfyui_device, ollama=args.ollama_device, ranking=ranking)
-
-    comfy = prepare_comfyui(placement.comfyui, _comfyui_argv(args), comfyui=args.comfyui, prog=PROG,
-                            disable_ipex=args.disable_ipex, environ=environ, hardware=hardware, resolve=resolve)
-    checkout, comfy_plan, comfy_spec = comfy.checkout, comfy.plan, comfy.spec
-    launch = prepare_launch(placement.ollama, environ=environ, ollama_bin=args.ollama_bin, host=args.host,
-                            hardware=hardware)
+    up = prepare_up(hardware=hardware, environ=environ, comfyui_argv=_comfyui_argv(args),
+                    comfyui_device=args.comfyui_device, ollama_device=args.ollama_device, results=args.results,
+                    comfyui=args.comfyui, disable_ipex=args.disable_ipex, ollama_bin=args.ollama_bin,
+                    host=args.host, resolve=resolve)
+    for notice in up.notices:
+        err.write(f"{PROG}: warning: {notice}\n")
+    placement, launch = up.placement, up.ollama
+    checkout, comfy_plan, comfy_spec = up.comfyui.checkout, up.comfyui.plan, up.comfyui.spec
 
     if args.dry_run:
         if args.json:
-            data = {"placement": placement.to_dict(),
-                    "comfyui": {"checkout": checkout.to_dict(), "plan": comfy_plan.to_dict(), "launch": comfy_spec.to_dict()},
-                    "ollama": launch.to_dict()}
-            out.write(json.dumps(data, indent=2, default=str) + "\n")
+            out.write(json.dumps(up.to_dict(), indent=2, default=str) + "\n")
         else:
             out.write(dry_run_text(placement, checkout, comfy_plan, comfy_spec, launch) + "\n")
         return EXIT_OK
