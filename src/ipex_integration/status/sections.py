@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from ..hardware.model import Gpu, Vendor
 from ..hardware.probe import NO_GPU_NOTE
 from ..plan.model import DevicePlan
-from ..plan.vocabulary import suggested_backend
+from ..plan.vocabulary import suggested_backend, where_text
 from ..runtime.model import Backend, Environment, RuntimeInfo
 from .context import StatusContext
 from .model import Check, Level
@@ -415,11 +415,7 @@ def selected_device(ctx: StatusContext) -> list[Check]:
         return [Check(title, "device plan", Level.ERROR, ctx.plan_error,
                       fix="see `ipex devices` and the rows above", blocks_selected_path=True)]
     plan = ctx.plan
-    where = plan.backend.value.upper()
-    if plan.device_index is not None:
-        where += f" device {plan.device_index}"
-    if plan.device_name:
-        where += f" ({plan.device_name})"
+    where = where_text(plan.backend, plan.device_index, plan.device_name)
     checks = [Check(title, "device plan", Level.OK, f"{where} in environment {plan.environment} "
                     f"({plan.python}); chosen by {plan.request.source}")]
     checks += [Check(title, "plan warning", Level.WARNING, w) for w in plan.warnings]
