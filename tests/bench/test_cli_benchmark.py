@@ -25,7 +25,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["--suite", "huge"], "unknown suite 'huge'; choose from: quick, standard, full"),
         (["--dtype", "fp8"], "unknown dtype 'fp8'; choose from: fp32, tf32, fp16, bf16"),
         (["--only", "tensor,matmull"], "unknown workload or op 'matmull'; workloads: tensor, conv, sd; ops: matmul"),
-        (["--device", "tpu"], "unknown device 'tpu'; choose from: auto, cuda, xpu, cpu"),
+        (["--device", "tpu"], "--device 'tpu': expected auto, cpu, cuda, cuda:N, xpu or xpu:N"),
         (["--devices", "cuda,tpu"], "unknown device 'tpu'; choose from: cuda, xpu, cpu"),
         (["--size", "0"], "--size values must be positive, got 0"),
         (["--size", "big"], "--size expects whole numbers, got 'big'"),
@@ -73,6 +73,7 @@ def test_run_for_real_on_every_available_backend(capsys, tmp_path):
         (["--device", "xpu", "--intel-device", "1"], "xpu", "--device xpu"),
         (["--cuda-device", "1"], "cuda", "--cuda-device 1"),
         (["--device", "auto"], None, "default"),
+        (["--device", "cuda:1"], "cuda", "--device cuda:1"),
     ],
 )
 def test_device_flags_become_the_request(monkeypatch, argv, backend, source):

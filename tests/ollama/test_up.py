@@ -20,8 +20,9 @@ from ipex_integration.bench.model import BenchReport, BenchSpec, DeviceRun, Meas
 from ipex_integration.bench.report.writer import write_json
 from ipex_integration.cli.up import up_main
 from ipex_integration.errors import UsageError
-from ipex_integration.ollama.placement import find_results, parse_device, place, relative_speed
+from ipex_integration.bench.ranking import find_results, rank_devices, relative_speed
 from ipex_integration.paths import data_dir
+from ipex_integration.up.placement import parse_device, place
 from ipex_integration.runtime.model import Backend
 from tests.fakes.comfyui import build_fake_comfyui, fake_torch_env
 
@@ -57,7 +58,7 @@ def test_two_gpus_without_results_comfyui_on_cuda():
 def test_results_put_comfyui_on_the_faster_gpu():
     r = report(run_of("cuda", 0, "NVIDIA GeForce RTX 4090", {"sd/unet": 0.20, "tensor/matmul": 0.010}),
                run_of("xpu", 0, "Intel Arc A770 Graphics", {"sd/unet": 0.10, "tensor/matmul": 0.050}))
-    p = place(MACHINES["nvidia_arc"], results=r, results_path="/r.json")
+    p = place(MACHINES["nvidia_arc"], ranking=rank_devices(r, "/r.json"))
     assert p.comfyui.backend is Backend.XPU and p.ollama.backend is Backend.CUDA
     # SD measurements decide (ComfyUI's work), not the matmul the NVIDIA card wins
     assert "fastest GPU in /r.json (2.00x cuda:0 (NVIDIA GeForce RTX 4090), geometric mean of 1" in p.reasons[0]
@@ -70,7 +71,7 @@ def test_gpus_within_ten_percent_count_as_equal_and_the_first_one_gets_comfyui()
         run_of("xpu", 0, "Intel Arc A770 Graphics", {"sd/sd15_unet_step": 0.0287, "sd/sd15_pipeline": 0.559}),
         run_of("cuda", 0, "NVIDIA GeForce RTX 4090", {"sd/sd15_unet_step": 0.0280, "sd/sd15_pipeline": 0.338}),
     )
-    p = place(MACHINES["nvidia_arc"], results=r, results_path="/r.json")
+    p = place(MACHINES["nvidia_arc"], ranking=rank_devices(r, "/r.json"))
     assert p.comfyui.backend is Backend.CUDA and p.ollama.backend is Backend.XPU
     assert "within 10% of each other in /r.json (1.03x, 1 common measurements)" in p.reasons[0]
 
@@ -83,7 +84,7 @@ def test_relative_speed_is_a_geometric_mean_of_common_measurements():
 
 def test_results_measuring_one_gpu_only_fall_back_to_cuda():
     r = report(run_of("xpu", 0, "Intel Arc A770 Graphics", {"sd/unet": 0.1}))
-    p = place(MACHINES["nvidia_arc"], results=r, results_path="/r.json")
+    p = place(MACHINES["nvidia_arc"], ranking=rank_devices(r, "/r.json"))
     assert p.comfyui.backend is Backend.CUDA and "does not measure two of these GPUs" in p.reasons[0]
 
 
@@ -119,6 +120,23 @@ def test_newest_results_file_is_found():
     assert find_results(str(old)) == old
     with pytest.raises(UsageError, match="no such file"):
         find_results("/nonexistent.json")
+
+
+def test_an_unreadable_newest_results_file_is_skipped_but_a_named_one_is_an_error():
+    from ipex_integration.up.prepare import read_ranking
+
+    bad = data_dir() / "benchmarks" / "20250303-quick" / "results.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    ranking, notices = read_ranking(None, os.environ)
+    assert ranking is None and notices == (f"ignoring unreadable results file {bad}",)
+    with pytest.raises(UsageError):
+        read_ranking(str(bad), os.environ)
+    good = data_dir() / "benchmarks" / "20250404-quick" / "results.json"
+    write_json(report(run_of("cuda", 0, "RTX", {"sd/unet": 0.2})), good)
+    ranking, notices = read_ranking(str(good), os.environ)
+    assert notices == () and [(d.backend, d.index, d.speed, d.source) for d in ranking.devices] == [
+        (Backend.CUDA, 0, 1.0, str(good))]
 
 
 # --- the command ------------------------------------------------------------------------------------------

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import UsageError
+from ..plan.vocabulary import BACKEND_CHOICES, SPEC_HELP, priority_text
 from . import common
 
 PROG = "ipex-benchmark"
 SUBCOMMANDS = ("run", "compare", "llm")
-DEVICE_CHOICES = ("auto", "cuda", "xpu", "cpu")
 OUTPUT_FORMATS = ("json", "csv", "html", "png")
 
 
@@ -70,7 +70,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--seed", type=int, default=0, help="random seed for inputs and weights (default: 0)")
     where = parser.add_argument_group("where to run")
     choice = where.add_mutually_exclusive_group()
-    choice.add_argument("--device", help="auto, cuda, xpu or cpu (default: auto: CUDA > XPU > CPU)")
+    choice.add_argument("--device", metavar="SPEC", help=f"{SPEC_HELP} (default: auto: {priority_text()})")
     choice.add_argument(
         "--devices", metavar="all|LIST",
         help="every available device (all: each GPU of each backend, then the CPU) or backends (cuda,xpu), "
@@ -161,6 +161,7 @@ def plans_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> tup
     """The DevicePlans to run, and notes on backends left out (with --devices)."""
     from ..plan.flags import request_from_args
     from ..plan.resolve import resolve_plan
+    from ..plan.vocabulary import parse_device_spec
     from ..runtime.model import Backend
 
     if args.devices:
@@ -179,16 +180,17 @@ def plans_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> tup
         wanted = _csv(args.devices)
         if wanted == ["all"]:
             return plans_for_all(environ)
-        backends = [Backend(_choices("device", d, DEVICE_CHOICES[1:])) for d in wanted]
+        backends = [Backend(_choices("device", d, BACKEND_CHOICES)) for d in wanted]
         return plans_for_all(environ, backends=list(dict.fromkeys(backends)))
     request = request_from_args(args, environ)
     if args.device:
-        device = _choices("device", args.device.strip().lower(), DEVICE_CHOICES)
-        if device != "auto":
-            backend = Backend(device)
-            if request.source.startswith("--") and request.backend not in (None, backend):
-                raise UsageError(f"--device {device} conflicts with {request.source}")
-            request = replace(request, backend=backend, source=f"--device {device}")
+        spec = parse_device_spec(args.device, "--device")
+        if spec is not None:
+            if request.source.startswith("--") and request.backend not in (None, spec.backend):
+                raise UsageError(f"--device {spec.text} conflicts with {request.source}")
+            index = {} if spec.index is None else (
+                {"cuda_device": spec.index} if spec.backend is Backend.CUDA else {"intel_device": spec.index})
+            request = replace(request, backend=spec.backend, source=f"--device {spec.text}", **index)
     return [resolve_plan(request, environ=environ)], []
 
 

@@ -16,6 +16,7 @@ from ..argv import take_flags
 from ..errors import UsageError
 from ..plan.flags import DeviceFlags, split_device_flags
 from ..plan.model import DevicePlan, DeviceRequest
+from ..plan.vocabulary import BACKEND_CHOICES, FORCE_FLAG, LONG_NAME, backend_of_flag, priority_text
 from ..runtime.model import Backend
 from .common import EXIT_OK, print_json, run_cli
 
@@ -33,13 +34,13 @@ usage: {prog} [GPU selection flags] [--dry-run [--json]] [--disable-ipex] [--com
 Every other flag goes to ComfyUI unchanged; ComfyUI's own help follows.
 """
 _WHAT = {
-    "comfyui-ipex": "Start ComfyUI on the best device here: NVIDIA CUDA, else Intel XPU, else CPU.",
+    "comfyui-ipex": f"Start ComfyUI on the best device here: {priority_text(LONG_NAME, ', else ')}.",
     "comfyui-cuda": "Start ComfyUI on an NVIDIA GPU (CUDA), even where an Intel GPU is present.",
     "comfyui-xpu": "Start ComfyUI on an Intel GPU (XPU), even where an NVIDIA GPU is present.",
 }
 # The backend flag each launcher implies, and the backend it forces.
-_FORCED = {"comfyui-cuda": ("--cuda", Backend.CUDA), "comfyui-xpu": ("--force-intel-xpu", Backend.XPU)}
-_BACKEND_OF_FLAG = {"--cpu": Backend.CPU, "--cuda": Backend.CUDA, "--force-intel-xpu": Backend.XPU, "--xpu": Backend.XPU}
+_FORCED = {prog: (FORCE_FLAG[backend], backend) for prog, backend in
+           (("comfyui-cuda", Backend.CUDA), ("comfyui-xpu", Backend.XPU))}
 
 
 def main_auto(argv: Sequence[str] | None = None) -> int:
@@ -86,9 +87,9 @@ def _apply_forced(prog: str, flags: DeviceFlags) -> DeviceFlags:
         return flags
     forced_flag, backend = _FORCED[prog]
     for flag in flags.backend_flags:
-        if _BACKEND_OF_FLAG[flag] is not backend:
+        if backend_of_flag(flag) is not backend:
             raise UsageError(
-                f"{prog} always runs on {backend.name}; {flag} asks for {_BACKEND_OF_FLAG[flag].name}",
+                f"{prog} always runs on {backend.name}; {flag} asks for {backend_of_flag(flag).name}",
                 hint=f"drop {flag}, or use comfyui-ipex {flag}",
             )
     return dataclasses.replace(flags, backend_flags=(forced_flag, *flags.backend_flags))
@@ -109,9 +110,8 @@ def launch(
     resolve: Resolver | None = None,
     out: TextIO | None = None,
 ) -> int:
-    from ..comfyui.checkout import find_checkout
-    from ..comfyui.flags import read_flag_set, scan_argv
-    from ..comfyui.launch import build_launch_spec, run
+    from ..comfyui.launch import run
+    from ..comfyui.prepare import prepare_launch
 
     environ = os.environ if environ is None else environ
     out = out or sys.stdout
@@ -130,19 +130,12 @@ def launch(
         out.write(LAUNCHER_USAGE.format(prog=prog, what=_WHAT[prog]) + "\n")
         out.flush()
 
-    # Cheap checks first: a missing checkout or a flag this ComfyUI lacks fails before any probing.
-    checkout = find_checkout(launcher.comfyui, environ=environ)
-    flag_set = read_flag_set(checkout.path, version=checkout.version, environ=environ)
-    scan_argv(passthrough, flag_set, version_label=checkout.label)
-    request = _request(prog, device_flags, environ)
-    if resolve is None:
-        from ..plan.resolve import resolve_plan as resolve
-    plan = resolve(request, environ=environ)
-    spec = build_launch_spec(plan, checkout, passthrough, base_env=environ, disable_ipex=launcher.disable_ipex,
-                             flag_set=flag_set, prog=prog, environ=environ)
+    prepared = prepare_launch(lambda: _request(prog, device_flags, environ), passthrough,
+                              comfyui=launcher.comfyui, prog=prog, disable_ipex=launcher.disable_ipex,
+                              environ=environ, resolve=resolve)
     if device_flags.dry_run:
         if device_flags.json:
-            data = {"comfyui": checkout.to_dict(), "plan": plan.to_dict(), "launch": spec.to_dict()}
+            data = prepared.to_dict()
             if out is sys.stdout:
                 print_json(data)
             else:
@@ -150,9 +143,9 @@ def launch(
 
                 out.write(json.dumps(data, indent=2, default=str) + "\n")
         else:
-            out.write(dry_run_text(checkout, plan, spec) + "\n")
+            out.write(dry_run_text(prepared.checkout, prepared.plan, prepared.spec) + "\n")
         return EXIT_OK
-    return run(spec, check_port=not wants_help)  # --help prints and exits: it listens on nothing
+    return run(prepared.spec, check_port=not wants_help)  # --help prints and exits: it listens on nothing
 
 
 def dry_run_text(checkout, plan: DevicePlan, spec) -> str:
@@ -208,7 +201,7 @@ def register(subparsers) -> None:
     )
     req.add_argument("--comfyui", metavar="DIR", help="the checkout (default: the registered one)")
     req.add_argument(
-        "--backend", choices=("cuda", "xpu", "cpu", "all", "current"), default="all",
+        "--backend", choices=(*BACKEND_CHOICES, "all", "current"), default="all",
         help="environment(s) to install into (default: all registered; current: the interpreter running ipex)",
     )
     req.set_defaults(func=cmd_requirements)
@@ -216,7 +209,7 @@ def register(subparsers) -> None:
 
 def _backend_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--backend", choices=("cuda", "xpu", "cpu", "all"), default="all",
+        "--backend", choices=(*BACKEND_CHOICES, "all"), default="all",
         help="environment(s) to install the requirements into (default: all registered)",
     )
 

@@ -19,16 +19,17 @@ from ..argv import take_flags
 from ..errors import UsageError
 from ..hardware.model import HardwareReport
 from ..plan.flags import split_device_flags
+from ..plan.vocabulary import VENDOR_NAME, priority_text
 from .common import EXIT_OK, EXIT_USAGE, run_cli
 
 PROG = "ollama-ipex"
-USAGE = """\
+USAGE = f"""\
 usage: ollama-ipex serve [GPU selection flags] [--ollama-bin PATH] [--host HOST:PORT] [--timeout S]
                          [--dry-run [--json]]
        ollama-ipex COMMAND [ARGS ...]      (run, list, ps, pull, ...: ollama's own commands)
 
 Serve Ollama on the GPU you choose: NVIDIA through CUDA, Intel through Vulkan (upstream builds) or SYCL
-(ipex-llm's build), or the CPU. Default: NVIDIA > Intel > CPU.
+(ipex-llm's build), or the CPU. Default: {priority_text(VENDOR_NAME)}.
   --help-gpu        the GPU selection flags (--cpu, --cuda, --force-intel-xpu, --cuda-device N, --intel-device N,
                     --igpu, --fallback) and variables
   --ollama-bin PATH the ollama binary (default: [ollama] bin in config.toml, else `ollama` on PATH)

@@ -5,7 +5,7 @@
             [--ollama-bin PATH] [--host HOST:PORT] [--timeout S] [-- COMFYUI FLAGS ...]
 
 Default placement: ComfyUI on the fastest GPU by the newest benchmark results, else on the NVIDIA GPU; Ollama
-on the other (ollama/placement.py). Each gets its own DevicePlan. Both stop on Ctrl-C / SIGTERM, or when one
+on the other (up/placement.py). Each gets its own DevicePlan. Both stop on Ctrl-C / SIGTERM, or when one
 of them exits (named in the last line).
 """
 
@@ -18,7 +18,8 @@ import sys
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from ..hardware.model import HardwareReport
-from ..plan.model import DevicePlan, DeviceRequest
+from ..plan.model import DevicePlan
+from ..plan.vocabulary import where_text
 from .common import EXIT_OK, run_cli
 
 PROG = "ipex up"
@@ -29,7 +30,7 @@ Resolver = Callable[..., DevicePlan]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..ollama.placement import SPEC_HELP
+    from ..plan.vocabulary import SPEC_HELP
 
     place = parser.add_argument_group("placement")
     place.add_argument("--comfyui-device", metavar="SPEC", help=f"ComfyUI's device: {SPEC_HELP} (default: placed for you)")
@@ -83,14 +84,10 @@ def cmd_up(
 ) -> int:
     """Start ComfyUI and Ollama; stop both on Ctrl-C, SIGTERM, or when one exits. `--dry-run` shows the
     placement. The keyword arguments are test seams (fake GPUs; a resolver with fake environments)."""
-    from ..bench.report.writer import load_report
-    from ..comfyui.checkout import find_checkout
-    from ..comfyui.flags import read_flag_set, scan_argv
-    from ..comfyui.launch import build_launch_spec
     from ..errors import UsageError
-    from ..ollama.launch import prepare_launch, probe
-    from ..ollama.placement import find_results, place
+    from ..ollama.launch import probe
     from ..paths import cache_dir
+    from ..up.prepare import prepare_up
 
     environ = os.environ if environ is None else environ
     out = out or sys.stdout
@@ -98,42 +95,18 @@ def cmd_up(
     if args.json and not args.dry_run:
         raise UsageError("--json only goes with --dry-run", hint="ipex up --dry-run --json")
     hardware = probe() if hardware is None else hardware
-    if resolve is None:
-        from ..plan.resolve import resolve_plan
-
-        def resolve(request: DeviceRequest, *, environ: Mapping[str, str]) -> DevicePlan:
-            return resolve_plan(request, environ=environ, hardware=hardware)
-
-    results_path = find_results(args.results, environ)
-    report = None
-    if results_path is not None:
-        try:
-            report = load_report(results_path)
-        except UsageError:
-            if args.results:
-                raise
-            err.write(f"{PROG}: warning: ignoring unreadable results file {results_path}\n")
-            results_path = None
-    placement = place(hardware, comfyui=args.comfyui_device, ollama=args.ollama_device, results=report,
-                      results_path=str(results_path) if results_path else None)
-
-    # ComfyUI: cheap checks (checkout, flags) before planning, as comfyui-ipex does.
-    checkout = find_checkout(args.comfyui, environ=environ)
-    flag_set = read_flag_set(checkout.path, version=checkout.version, environ=environ)
-    passthrough = _comfyui_argv(args)
-    scan_argv(passthrough, flag_set, version_label=checkout.label)
-    comfy_plan = resolve(placement.comfyui, environ=environ)
-    comfy_spec = build_launch_spec(comfy_plan, checkout, passthrough, base_env=environ,
-                                   disable_ipex=args.disable_ipex, flag_set=flag_set, prog=PROG, environ=environ)
-    launch = prepare_launch(placement.ollama, environ=environ, ollama_bin=args.ollama_bin, host=args.host,
-                            hardware=hardware)
+    up = prepare_up(hardware=hardware, environ=environ, comfyui_argv=_comfyui_argv(args),
+                    comfyui_device=args.comfyui_device, ollama_device=args.ollama_device, results=args.results,
+                    comfyui=args.comfyui, disable_ipex=args.disable_ipex, ollama_bin=args.ollama_bin,
+                    host=args.host, resolve=resolve)
+    for notice in up.notices:
+        err.write(f"{PROG}: warning: {notice}\n")
+    placement, launch = up.placement, up.ollama
+    checkout, comfy_plan, comfy_spec = up.comfyui.checkout, up.comfyui.plan, up.comfyui.spec
 
     if args.dry_run:
         if args.json:
-            data = {"placement": placement.to_dict(),
-                    "comfyui": {"checkout": checkout.to_dict(), "plan": comfy_plan.to_dict(), "launch": comfy_spec.to_dict()},
-                    "ollama": launch.to_dict()}
-            out.write(json.dumps(data, indent=2, default=str) + "\n")
+            out.write(json.dumps(up.to_dict(), indent=2, default=str) + "\n")
         else:
             out.write(dry_run_text(placement, checkout, comfy_plan, comfy_spec, launch) + "\n")
         return EXIT_OK
@@ -171,10 +144,7 @@ def _comfyui_argv(args: argparse.Namespace) -> list[str]:
 
 
 def _where(plan: DevicePlan) -> str:
-    text = plan.backend.value.upper()
-    if plan.device_index is not None:
-        text += f" device {plan.device_index}"
-    return text + (f" ({plan.device_name})" if plan.device_name else "")
+    return where_text(plan.backend, plan.device_index, plan.device_name)
 
 
 def dry_run_text(placement: Any, checkout: Any, comfy_plan: DevicePlan, comfy_spec: Any, launch: Any) -> str:

@@ -165,7 +165,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     ours, sep, theirs = _split(argv)
     parser = argparse.ArgumentParser(prog="bootstrap.py", description="Start ComfyUI on a chosen backend.")
     parser.add_argument("--comfyui", required=True, help="the ComfyUI checkout (holds main.py)")
-    parser.add_argument("--backend", required=True, choices=("cuda", "xpu", "cpu"))
+    parser.add_argument("--backend", required=True, choices=("cpu", "cuda", "xpu"))  # by name: runs without our package
     parser.add_argument("--disable-ipex", action="store_true")
     parser.add_argument("--prog", default="comfyui-ipex", help="program name for messages")
     return parser.parse_args(ours), theirs

@@ -28,7 +28,7 @@ from . import ComfyUIError
 CLI_ARGS = Path("comfy") / "cli_args.py"
 DEFAULT_LISTEN = "127.0.0.1"  # ComfyUI's own default too; we pass it so the argv says so
 DEFAULT_PORT = 8188
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: choices derived from an Enum type
 
 # How many values an option takes, from argparse's action/nargs.
 NONE, ONE, OPTIONAL, ANY, SOME = "none", "one", "optional", "any", "some"
@@ -43,7 +43,7 @@ class FlagSpec:
     dest: str
     values: str = ONE  # NONE | ONE | OPTIONAL | ANY | SOME
     type: str | None = None  # "int", "str", "float", or the name of a converter/enum ("is_valid_directory")
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | None = None  # literal choices, or the values of the Enum named by `type`
     default: Any = None  # a literal default, else None
     const: Any = None
     group: str | None = None  # the mutually exclusive group's variable name in cli_args.py
@@ -165,10 +165,11 @@ def parse_cli_args(text: str, *, filename: str = "cli_args.py") -> tuple[FlagSpe
     except SyntaxError as exc:
         raise ComfyUIError(f"cannot parse {filename}: {exc.msg} (line {exc.lineno})") from None
     exclusive_groups = _exclusive_groups(tree)
+    enums = _enums(tree)
     found: list[tuple[int, int, FlagSpec]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
-            spec = _flag_from_call(node, exclusive_groups)
+            spec = _flag_from_call(node, exclusive_groups, enums)
             if spec is not None:
                 found.append((node.lineno, node.col_offset, spec))
     found.sort(key=lambda item: item[:2])  # the file's order, which is also the order of `--help`
@@ -186,7 +187,24 @@ def _exclusive_groups(tree: ast.AST) -> set[str]:
     return names
 
 
-def _flag_from_call(node: ast.Call, exclusive_groups: set[str]) -> FlagSpec | None:
+def _enums(tree: ast.AST) -> dict[str, tuple[str, ...]]:
+    """Enum classes of the file -> their members' values (`class X(enum.Enum): A = "a"`), for choices: an
+    option typed by one accepts exactly those values (argparse calls X("a"); ComfyUI's EnumAction lists them)."""
+    enums: dict[str, tuple[str, ...]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases = {b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", None) for b in node.bases}
+        if "Enum" not in bases:
+            continue
+        values = [item.value.value for item in node.body
+                  if isinstance(item, ast.Assign) and isinstance(item.value, ast.Constant)]
+        if values:
+            enums[node.name] = tuple(str(v) for v in values)
+    return enums
+
+
+def _flag_from_call(node: ast.Call, exclusive_groups: set[str], enums: Mapping[str, tuple[str, ...]]) -> FlagSpec | None:
     options = tuple(a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
     options = tuple(o for o in options if o.startswith("-"))
     if not options:
@@ -209,12 +227,17 @@ def _flag_from_call(node: ast.Call, exclusive_groups: set[str]) -> FlagSpec | No
     receiver = node.func.value
     group = receiver.id if isinstance(receiver, ast.Name) and receiver.id in exclusive_groups else None
     choices = _literal(kw.get("choices"))
+    type_name = _name_or_literal(kw.get("type"))
+    if isinstance(choices, (list, tuple)):
+        choices = tuple(str(c) for c in choices)
+    else:
+        choices = enums.get(type_name) if type_name else None
     return FlagSpec(
         options=options,
         dest=str(dest),
         values=values,
-        type=_name_or_literal(kw.get("type")),
-        choices=tuple(str(c) for c in choices) if isinstance(choices, (list, tuple)) else None,
+        type=type_name,
+        choices=choices,
         default=_jsonable(_literal(kw.get("default"))),
         const=_jsonable(_literal(kw.get("const"))),
         group=group,

@@ -22,6 +22,7 @@ from typing import Mapping, Sequence
 
 from ..hardware.model import HardwareReport
 from ..plan.model import DevicePlan
+from ..plan.vocabulary import where_text
 from ..runtime.model import Backend
 from . import OllamaError
 from .binary import Flavour, OllamaBuild
@@ -53,12 +54,7 @@ class OllamaEnv:
 
     @property
     def where(self) -> str:
-        text = self.backend.value.upper()
-        if self.device_index is not None:
-            text += f" device {self.device_index}"
-        if self.device_name:
-            text += f" ({self.device_name})"
-        return f"{text} via {self.path}"
+        return f"{where_text(self.backend, self.device_index, self.device_name)} via {self.path}"
 
     def to_dict(self) -> dict:
         return {

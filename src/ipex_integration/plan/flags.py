@@ -19,17 +19,13 @@ from ..argv import take_flags
 from ..errors import UsageError
 from ..runtime.model import Backend
 from .model import DeviceRequest
+from .vocabulary import BACKEND_FLAGS as _BACKEND_FLAGS
+from .vocabulary import DEVICE_CHOICES, FORCE_FLAG, INDEX_FLAG, parse_backend_choice
+
+__all__ = ["DEVICE_CHOICES", "DEVICE_VARIABLE", "DeviceFlags", "add_device_arguments", "request_from_args",
+           "request_from_env", "split_device_flags"]
 
 DEVICE_VARIABLE = "IPEX_DEVICE"
-DEVICE_CHOICES = ("auto", "cuda", "xpu", "cpu")
-
-# Backend flags (spelling -> backend). --xpu is the short alias of --force-intel-xpu.
-_BACKEND_FLAGS: dict[str, Backend] = {
-    "--cpu": Backend.CPU,
-    "--cuda": Backend.CUDA,
-    "--force-intel-xpu": Backend.XPU,
-    "--xpu": Backend.XPU,
-}
 # Flags without a value, and where split_device_flags records them.
 _SWITCHES: dict[str, str] = {
     "--fallback": "fallback",
@@ -38,7 +34,7 @@ _SWITCHES: dict[str, str] = {
     "--json": "json",
     "--help-gpu": "help_gpu",
 }
-_INDEX_FLAGS: dict[str, str] = {"--intel-device": "intel_device", "--cuda-device": "cuda_device"}
+_INDEX_FLAGS: dict[str, str] = {INDEX_FLAG[Backend.XPU]: "intel_device", INDEX_FLAG[Backend.CUDA]: "cuda_device"}
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -69,8 +65,8 @@ def request_from_args(
     """The DeviceRequest for parsed args (from `add_device_arguments`), IPEX_DEVICE and config."""
     backend_flags = [
         flag
-        for flag, attr in (("--cpu", "cpu"), ("--cuda", "cuda"), ("--force-intel-xpu", "force_intel_xpu"))
-        if getattr(args, attr, False)
+        for flag in FORCE_FLAG.values()
+        if getattr(args, flag.lstrip("-").replace("-", "_"), False)
     ]
     return _build_request(
         backend_flags,
@@ -181,19 +177,12 @@ def _check_backend_flags(backend_flags: Sequence[str]) -> None:
 def _backend_from_settings(environ: Mapping[str, str], config: Mapping[str, Any] | None) -> tuple[Backend | None, str]:
     raw = environ.get(DEVICE_VARIABLE, "").strip()
     if raw:
-        return _parse_choice(raw, f"{DEVICE_VARIABLE}={raw}"), f"{DEVICE_VARIABLE}={raw.lower()}"
+        return parse_backend_choice(raw, f"{DEVICE_VARIABLE}={raw}"), f"{DEVICE_VARIABLE}={raw.lower()}"
     value = (config or {}).get("device")
     if value is not None and str(value).strip():
         text = str(value).strip()
-        return _parse_choice(text, f"config device = {text!r}"), f'config (device = "{text.lower()}")'
+        return parse_backend_choice(text, f"config device = {text!r}"), f'config (device = "{text.lower()}")'
     return None, "default"
-
-
-def _parse_choice(text: str, where: str) -> Backend | None:
-    choice = text.lower()
-    if choice not in DEVICE_CHOICES:
-        raise UsageError(f"{where} is not one of: {', '.join(DEVICE_CHOICES)}")
-    return None if choice == "auto" else Backend(choice)
 
 
 def _parse_index(text: str, flag: str) -> int:

@@ -1,15 +1,21 @@
 """The text of `--help-gpu` (ipex, comfyui-ipex, ollama-ipex). It states the rules plan/policy.py implements;
 tests check that every flag and variable it names is real."""
 
-HELP_GPU = """\
+from .vocabulary import BACKEND_CHOICES, HELP_NAME, LONG_NAME, VENDOR_NAME, priority_text
+
+_PRIORITY = priority_text(HELP_NAME)
+_AUTO = priority_text(LONG_NAME, ", else ")
+_FIRST_USABLE = priority_text(VENDOR_NAME, " if usable, else ")
+
+HELP_GPU = f"""\
 GPU selection (ipex devices, comfyui-ipex, ollama-ipex, ipex-benchmark)
 
-Default: auto-detect, CUDA > Intel XPU > CPU. A backend is used when its GPU is present AND a Python
-environment's torch can drive it (`ipex env create cuda|xpu|cpu`). `ipex devices` shows what each
+Default: auto-detect, {_PRIORITY}. A backend is used when its GPU is present AND a Python
+environment's torch can drive it (`ipex env create {'|'.join(BACKEND_CHOICES)}`). `ipex devices` shows what each
 choice would run on, and why.
 
 Options:
-  (default)            auto: NVIDIA CUDA, else Intel XPU, else CPU
+  (default)            auto: {_AUTO}
   --cuda               force NVIDIA CUDA
   --force-intel-xpu    force Intel XPU even when CUDA is available (alias: --xpu)
   --cpu                force CPU; GPUs are hidden from the program
@@ -45,7 +51,7 @@ Commands:
   ipex devices         GPUs, environments, and what each choice would run on
 
 Examples:
-  comfyui-ipex                        # NVIDIA if usable, else Intel, else CPU
+  comfyui-ipex                        # {_FIRST_USABLE}
   comfyui-ipex --force-intel-xpu      # the first discrete Intel GPU
   comfyui-ipex --intel-device 1       # Intel GPU 1 from `ipex devices`
   IPEX_DEVICE=cpu comfyui-ipex        # CPU only

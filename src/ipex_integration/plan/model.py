@@ -86,12 +86,9 @@ class DevicePlan:
         }
 
     def to_text(self) -> str:
-        where = self.backend.value.upper()
-        if self.device_index is not None:
-            where += f" device {self.device_index}"
-        if self.device_name:
-            where += f" ({self.device_name})"
-        lines = [f"backend:     {where}", f"environment: {self.environment} ({self.python})"]
+        from .vocabulary import where_text  # it imports the policy, which imports this module
+
+        lines = [f"backend:     {where_text(self.backend, self.device_index, self.device_name)}", f"environment: {self.environment} ({self.python})"]
         for key, value in sorted(self.env.items()):
             lines.append(f"set:         {key}={value}")
         for key, value in sorted(self.env_kept.items()):

@@ -50,8 +50,13 @@ CUDA_ORDER = ("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA's default order is "fas
 CPU_HIDE: tuple[tuple[str, str], ...] = (("CUDA_VISIBLE_DEVICES", ""), ("ONEAPI_DEVICE_SELECTOR", "opencl:cpu"))
 _HIDES_ALL_CUDA = ("", "-1")  # CUDA_VISIBLE_DEVICES values that hide every NVIDIA GPU
 
-_INDEX_FLAG = {Backend.CUDA: "--cuda-device", Backend.XPU: "--intel-device"}
-_VENDOR = {Backend.CUDA: "NVIDIA", Backend.XPU: "Intel"}
+
+
+def _vocabulary():
+    """plan.vocabulary, which derives its orders from PRIORITY here (so it is imported on use, not at load)."""
+    from . import vocabulary
+
+    return vocabulary
 
 
 def select_device(
@@ -159,7 +164,7 @@ def _check_request(request: DeviceRequest) -> None:
     reachable = _successors(request.backend) if request.fallback else (request.backend,)
     for backend, index in ((Backend.CUDA, request.cuda_device), (Backend.XPU, request.intel_device)):
         if index is not None and backend not in reachable:
-            flag = f"{_INDEX_FLAG[backend]} {index}"
+            flag = f"{_vocabulary().INDEX_FLAG[backend]} {index}"
             raise SelectionError(
                 f"conflicting request: {flag} selects a {backend.name} device, "
                 f"but {request.source} asks for {request.backend.name}",
@@ -181,7 +186,7 @@ def _plan_for(backend: Backend, ctx: _Context) -> DevicePlan:
 
 def _gpu_plan(backend: Backend, ctx: _Context) -> DevicePlan:
     request, environ = ctx.request, ctx.environ
-    vendor = _VENDOR[backend]
+    vendor = _vocabulary().VENDOR[backend]
     explicit = request.cuda_device if backend is Backend.CUDA else request.intel_device
     local_warnings: list[str] = []
 
@@ -250,8 +255,8 @@ def _pick_target(
     backend: Backend, targets: tuple[_Target, ...], explicit: int | None, ctx: _Context, warnings: list[str]
 ) -> tuple[_Target | None, str]:
     """The GPU to use and the reason line. None when the user's own visibility variable decides."""
-    vendor = _VENDOR[backend]
-    flag = _INDEX_FLAG[backend]
+    vendor = _vocabulary().VENDOR[backend]
+    flag = _vocabulary().INDEX_FLAG[backend]
     if explicit is not None:
         if explicit >= len(targets):
             listing = "; ".join(t.describe(vendor) for t in targets)
@@ -316,7 +321,7 @@ def _gpu_variables(
     if value is None:  # the user's own selector decides
         kept[key] = ctx.environ[key]
     elif explicit is not None:
-        flag = f"{_INDEX_FLAG[backend]} {explicit}"
+        flag = f"{_vocabulary().INDEX_FLAG[backend]} {explicit}"
         if key in ctx.environ and ctx.environ[key] != value:
             warnings.append(f"{flag} replaces your {key}={ctx.environ[key]!r} (an explicit flag wins)")
         env[key] = value
@@ -357,7 +362,7 @@ def _kept_index(backend: Backend, ctx: _Context, warnings: list[str]) -> int | N
             return None
         index = int(value[len(prefix):])
     if gpus and index >= len(gpus):
-        warnings.append(f"your selector names {_VENDOR[backend]} GPU {index}, but only {len(gpus)} exist here")
+        warnings.append(f"your selector names {_vocabulary().VENDOR[backend]} GPU {index}, but only {len(gpus)} exist here")
         return None
     return index
 
@@ -377,7 +382,7 @@ def _cpu_plan(ctx: _Context) -> DevicePlan:
         if ctx.request.needs_torch:
             raise _Unavailable(
                 f"no Python environment has torch ({_env_summary(ctx, Backend.CPU)})",
-                hint=f"ipex env create {_suggested_backend(ctx.hardware).value}",
+                hint=f"ipex env create {_vocabulary().suggested_backend(ctx.hardware).value}",
             )
         choice = _any_env(ctx, why="no environment has torch, and this program needs none")
     env: dict[str, str] = {}
@@ -479,14 +484,6 @@ def _env_summary(ctx: _Context, backend: Backend) -> str:
     if backend is not Backend.CPU and _registered(ctx, backend) is None:
         parts.insert(0, f"no {backend.value} environment registered")
     return "; ".join(parts) if parts else "no environments known"
-
-
-def _suggested_backend(hardware: HardwareReport) -> Backend:
-    if hardware.nvidia:
-        return Backend.CUDA
-    if hardware.intel_discrete:
-        return Backend.XPU
-    return Backend.CPU
 
 
 def _undo_hint(request: DeviceRequest) -> str:

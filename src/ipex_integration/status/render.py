@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 from ..hardware.model import HardwareReport
 from ..plan.model import DevicePlan
+from ..plan.vocabulary import where_text
 from ..runtime.model import Environment, RuntimeInfo
 from .model import Check, Level
 
@@ -16,9 +17,7 @@ def verdict(ok: bool, plan: DevicePlan | None, plan_error: str | None) -> str:
     """The last line: can work run on the selected device, and where."""
     if plan is None:
         return f"not usable: {plan_error or 'no device plan'}"
-    where = plan.backend.value.upper() + (f" device {plan.device_index}" if plan.device_index is not None else "")
-    if plan.device_name:
-        where += f" ({plan.device_name})"
+    where = where_text(plan.backend, plan.device_index, plan.device_name)
     if ok:
         return f"usable: work runs on {where} in environment {plan.environment}"
     return f"not usable: {where} in environment {plan.environment} is blocked (rows marked 'blocks' above)"

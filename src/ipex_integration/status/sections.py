@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from ..hardware.model import Gpu, Vendor
 from ..hardware.probe import NO_GPU_NOTE
 from ..plan.model import DevicePlan
+from ..plan.vocabulary import suggested_backend, where_text
 from ..runtime.model import Backend, Environment, RuntimeInfo
 from .context import StatusContext
 from .model import Check, Level
@@ -321,19 +322,11 @@ def _ldconfig_cache(ctx: StatusContext) -> dict[str, str]:
 def environments(ctx: StatusContext) -> list[Check]:
     checks = [_environment_check(ctx, env, info) for env, info in ctx.environments]
     if not any(env.registered for env, _ in ctx.environments):
-        backend = _suggested_backend(ctx)
+        backend = suggested_backend(ctx.hardware)
         checks.append(Check("Environments", "backend environments", Level.MISSING,
                             "none registered: work runs in the interpreter running ipex, if its torch can",
                             fix=f"ipex env create {backend.value}"))
     return checks
-
-
-def _suggested_backend(ctx: StatusContext) -> Backend:
-    if ctx.hardware.nvidia:
-        return Backend.CUDA
-    if ctx.hardware.intel_discrete:
-        return Backend.XPU
-    return Backend.CPU
 
 
 def _environment_check(ctx: StatusContext, env: Environment, info: RuntimeInfo | None) -> Check:
@@ -422,11 +415,7 @@ def selected_device(ctx: StatusContext) -> list[Check]:
         return [Check(title, "device plan", Level.ERROR, ctx.plan_error,
                       fix="see `ipex devices` and the rows above", blocks_selected_path=True)]
     plan = ctx.plan
-    where = plan.backend.value.upper()
-    if plan.device_index is not None:
-        where += f" device {plan.device_index}"
-    if plan.device_name:
-        where += f" ({plan.device_name})"
+    where = where_text(plan.backend, plan.device_index, plan.device_name)
     checks = [Check(title, "device plan", Level.OK, f"{where} in environment {plan.environment} "
                     f"({plan.python}); chosen by {plan.request.source}")]
     checks += [Check(title, "plan warning", Level.WARNING, w) for w in plan.warnings]

@@ -1,8 +1,9 @@
 """`ipex up` placement: which GPU ComfyUI gets and which one Ollama gets.
 
-With two or more GPUs, ComfyUI (the heavier, torch-bound job) takes the fastest one according to the newest
-benchmark results (`ipex-benchmark run --devices all` measures every backend into one report), else the
-first NVIDIA GPU (CUDA is the better-supported path for ComfyUI); Ollama takes another one. With one GPU both
+With two or more GPUs, ComfyUI (the heavier, torch-bound job) takes the fastest one by a DeviceRanking
+(bench.ranking makes one from the newest benchmark results: `ipex-benchmark run --devices all` measures
+every backend into one report), else the first NVIDIA GPU (CUDA is the better-supported path for ComfyUI);
+Ollama takes another one. With one GPU both
 share it (with a warning); with none both run on the CPU. Explicit --comfyui-device / --ollama-device win.
 The result is two DeviceRequests: each then gets its own DevicePlan from the ordinary policy.
 """
@@ -11,17 +12,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
-from ..bench.model import BenchReport, DeviceRun, Status
-from ..errors import UsageError
+from ..bench.ranking import DeviceRanking, RankedDevice
 from ..hardware.model import HardwareReport
-from ..paths import data_dir
 from ..plan.model import DeviceRequest
+from ..plan.policy import PRIORITY
+from ..plan.vocabulary import HELP_NAME, VENDOR, parse_device_spec
 from ..runtime.model import Backend
-
-SPEC_HELP = "auto, cpu, cuda, cuda:N, xpu or xpu:N (N as `ipex devices` numbers them)"
 
 
 @dataclass(frozen=True)
@@ -63,19 +61,8 @@ class Placement:
 
 def parse_device(text: str, flag: str) -> Target | None:
     """`--comfyui-device cuda:1` -> Target; "auto" -> None."""
-    value = text.strip().lower()
-    if value == "auto":
-        return None
-    name, _, index = value.partition(":")
-    aliases = {"cpu": Backend.CPU, "cuda": Backend.CUDA, "nvidia": Backend.CUDA, "xpu": Backend.XPU, "intel": Backend.XPU}
-    if name not in aliases:
-        raise UsageError(f"{flag} {text!r}: expected {SPEC_HELP}")
-    backend = aliases[name]
-    if not index:
-        return Target(backend, None)
-    if backend is Backend.CPU or not index.isdigit():
-        raise UsageError(f"{flag} {text!r}: expected {SPEC_HELP}")
-    return Target(backend, int(index))
+    spec = parse_device_spec(text, flag)
+    return None if spec is None else Target(spec.backend, spec.index)
 
 
 def gpu_targets(hardware: HardwareReport) -> list[Target]:
@@ -90,8 +77,7 @@ def place(
     *,
     comfyui: str | None = None,
     ollama: str | None = None,
-    results: BenchReport | None = None,
-    results_path: str | None = None,
+    ranking: DeviceRanking | None = None,
 ) -> Placement:
     reasons: list[str] = []
     warnings: list[str] = []
@@ -111,7 +97,7 @@ def place(
             comfy_t = Target(Backend.CPU, None)
             reasons.append("ComfyUI on the CPU: no GPU found")
         else:
-            fastest, why = _fastest(free, results, results_path)
+            fastest, why = _fastest(free, ranking)
             comfy_t = fastest or _first_cuda(free)
             reasons.append(f"ComfyUI on {comfy_t.label}: {why if fastest else _default_why(comfy_t, why)}")
     if ollama_t is None:
@@ -136,7 +122,7 @@ def place(
         ollama_target=ollama_t,
         reasons=tuple(reasons),
         warnings=tuple(warnings),
-        results_file=results_path,
+        results_file=ranking.source if ranking is not None else None,
     )
 
 
@@ -160,40 +146,23 @@ def _first_cuda(targets: Sequence[Target]) -> Target:
 
 
 def _default_why(target: Target, why_not: str) -> str:
-    base = "the first NVIDIA GPU (CUDA before Intel XPU)" if target.backend is Backend.CUDA else "the first GPU"
+    gpus_in_order = " before ".join(HELP_NAME[b] for b in PRIORITY if b is not Backend.CPU)  # "CUDA before Intel XPU"
+    base = f"the first {VENDOR[Backend.CUDA]} GPU ({gpus_in_order})" if target.backend is Backend.CUDA else "the first GPU"
     return f"{base}; {why_not}"
 
 
-# --------------------------------------------------------------------------------------------- results
+# --------------------------------------------------------------------------------------------- ranking
 
 
-def find_results(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
-    """--results FILE, else the newest results JSON ipex-benchmark wrote under the data dir."""
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise UsageError(f"--results {explicit}: no such file")
-        return path
-    root = data_dir(environ)
-    candidates = [p for pattern in ("benchmarks/*/results.json", "results/*.json", "results/*/results.json")
-                  for p in root.glob(pattern) if p.is_file()]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
-
-
-def _fastest(targets: Sequence[Target], report: BenchReport | None, path: str | None) -> tuple[Target | None, str]:
-    """The target whose benchmark run is fastest, with the reason; (None, why not) when undecidable."""
-    if report is None:
+def _fastest(targets: Sequence[Target], ranking: DeviceRanking | None) -> tuple[Target | None, str]:
+    """The target the ranking puts first, with the reason; (None, why not) when undecidable."""
+    if ranking is None:
         return None, "no benchmark results found (ipex-benchmark run --devices all measures every GPU)"
-    runs = {(_key(t)): r for t in targets if (r := _run_of(t, report, targets)) is not None}
-    if len(runs) < 2:
+    path = ranking.source
+    ranked = [(t, d) for t in targets if (d := _ranked(t, ranking, targets)) is not None]
+    if len(ranked) < 2:
         return None, f"{path} does not measure two of these GPUs"
-    by_target = [(t, runs[_key(t)]) for t in targets if _key(t) in runs]
-    ref_target, ref = by_target[0]
-    scores: list[tuple[float, Target, int]] = [(1.0, ref_target, 0)]
-    for target, run in by_target[1:]:
-        speedup, n = relative_speed(ref, run)
-        if speedup is not None:
-            scores.append((speedup, target, n))
+    scores = [(d.speed, t, d.measurements) for t, d in ranked if d.speed is not None]
     if len(scores) < 2:
         return None, f"{path}: the GPUs' runs have no measurement in common"
     best = max(scores, key=lambda s: s[0])
@@ -201,7 +170,7 @@ def _fastest(targets: Sequence[Target], report: BenchReport | None, path: str | 
     ratio = best[0] / runner_up[0] if runner_up[0] else math.inf
     n = max(best[2], runner_up[2])
     if ratio < SAME_SPEED_RATIO:
-        first = by_target[0][0]
+        first = ranked[0][0]
         return first, (f"GPUs within {SAME_SPEED_RATIO - 1:.0%} of each other in {path} ({ratio:.2f}x, "
                        f"{n} common measurements): the first, {first.label}")
     return best[1], f"fastest GPU in {path} ({ratio:.2f}x {runner_up[1].label}, geometric mean of {n} common measurements)"
@@ -212,42 +181,16 @@ def _fastest(targets: Sequence[Target], report: BenchReport | None, path: str | 
 SAME_SPEED_RATIO = 1.10
 
 
-def _key(target: Target) -> tuple[str, int | None]:
-    return (target.backend.value, target.index)
-
-
-def _run_of(target: Target, report: BenchReport, targets: Sequence[Target]) -> DeviceRun | None:
-    runs = [r for r in report.runs if r.backend == target.backend.value and not r.error]
-    for run in runs:
-        if run.device.get("plan_device_index") == target.index:
-            return run
-    named = [r for r in runs if target.name and r.device_name == target.name]
+def _ranked(target: Target, ranking: DeviceRanking, targets: Sequence[Target]) -> RankedDevice | None:
+    """The ranking's entry for `target`: by GPU number, else by a unique name, else the backend's only one."""
+    devices = ranking.of_backend(target.backend)
+    for device in devices:
+        if device.index is not None and device.index == target.index:
+            return device
+    named = [d for d in devices if target.name and d.name == target.name]
     if len(named) == 1:
         return named[0]
     same_backend = [t for t in targets if t.backend is target.backend]
-    if len(runs) == 1 and len(same_backend) == 1:
-        return runs[0]
+    if len(devices) == 1 and len(same_backend) == 1:
+        return devices[0]
     return None
-
-
-def relative_speed(reference: DeviceRun, other: DeviceRun) -> tuple[float | None, int]:
-    """How many times faster `other` is than `reference`: the geometric mean of median-time ratios over the
-    measurements both have: the Stable Diffusion UNet steps when both have them (ComfyUI's work, timed on the
-    device; whole-pipeline wall times also carry the host's noise), else any SD ones, else all."""
-    ref = _medians(reference)
-    oth = _medians(other)
-    common = sorted(set(ref) & set(oth))
-    sd = [k for k in common if k.startswith("sd/")]
-    unet = [k for k in sd if "_unet_step/" in k]
-    keys = unet or sd or common
-    if not keys:
-        return None, 0
-    logs = [math.log(ref[k] / oth[k]) for k in keys if ref[k] > 0 and oth[k] > 0]
-    if not logs:
-        return None, 0
-    return math.exp(sum(logs) / len(logs)), len(logs)
-
-
-def _medians(run: DeviceRun) -> dict[str, float]:
-    return {m.spec.key: m.stats.median_s for m in run.measurements
-            if m.status is Status.OK and m.stats is not None and m.spec.workload != "llm"}
