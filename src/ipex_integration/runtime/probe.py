@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Mapping
 
 from .. import paths
-from ..atomic import atomic_write_text
+from ..state import atomic_write_text, read_json
+from ..errors import ConfigError
 from ..proc import CommandResult, Runner, run_command
 from .model import Backend, RuntimeInfo, TorchDevice
 
@@ -247,14 +248,14 @@ def _stamps(executable: str, info: RuntimeInfo) -> dict[str, float | None]:
 
 def _read_cache(cache_file: Path, python: str) -> RuntimeInfo | None:
     try:
-        data = json.loads(cache_file.read_text(encoding="utf-8"))
+        data = read_json(cache_file, what="runtime probe cache")
         if data.get("format") != CACHE_FORMAT or time.time() - float(data["written"]) > CACHE_MAX_AGE_S:
             return None
         stamps = data["stamps"]
         if not isinstance(stamps, dict) or any(_stamp(p) != m for p, m in stamps.items()):
             return None
         info = RuntimeInfo.from_dict(data["info"])
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (ConfigError, ValueError, TypeError, KeyError, AttributeError):
         return None  # missing or corrupt: probe again, and the write below replaces it
     if info.python != python:
         info = RuntimeInfo.from_dict({**info.to_dict(), "python": python})
