@@ -121,7 +121,10 @@ def _python_hardening() -> dict[str, str]:
     text = render_unit(spec)
     body = text.split("# Hardening", 1)[1].split("[Install]", 1)[0]
     pairs = [line.split("=", 1) for line in body.splitlines()[1:] if "=" in line and not line.startswith("#")]
-    return {k: v for k, v in pairs}
+    merged: dict[str, str] = {}
+    for k, v in pairs:  # a repeated key (SystemCallFilter) is a Nix list: its values joined by spaces
+        merged[k] = f"{merged[k]} {v}" if k in merged else v
+    return merged
 
 
 def _normalise(value) -> str:

@@ -53,12 +53,12 @@ def entry_dict(spec: NodeSpec) -> dict:
 
 def read_lock(path: Path) -> dict[str, NodeSpec]:
     """The lock's entries ({} when the file does not exist); every entry must be fully pinned."""
-    data = state.read_json(path, what="lock file", fix=f"fix it, or delete it and run: ipex nodes lock --lock {path}",
-                           default=None, expect=None)
+    fix = f"fix it, or delete it and run: ipex nodes lock --lock {path}"
+    data = state.read_json(path, what="lock file", fix=fix, default=None, expect=None)
     if data is None:
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
-        raise ConfigError(f"lock file {path} has no \"nodes\" object")
+        raise ConfigError(f"lock file {path} has no \"nodes\" object", hint=fix)
     if data.get("version") != LOCK_VERSION:
         raise ConfigError(f"lock file {path} has version {data.get('version')!r}; this ipex reads {LOCK_VERSION}")
     entries = {}
