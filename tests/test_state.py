@@ -335,3 +335,15 @@ def test_a_new_run_is_numbered_and_force_replaces(tmp_path):
     assert {f: p.name for f, p in written.items()} == {"json": "results-3.json", "html": "results-3.html"}
     forced = write_reports(make_report(), tmp_path, ["json"], replace=True)
     assert forced["json"].name == "results.json"
+
+
+def test_an_output_folder_that_is_a_file_is_one_clean_error(tmp_path):
+    from ipex_integration.bench.report.writer import ResultsWriter
+    from tests.bench.report.reports import make_report
+
+    (tmp_path / "out").write_text("not a folder")
+    with pytest.raises(FailedError, match="Not a directory") as exc:
+        ResultsWriter(tmp_path / "out" / "results.json", replace=False).save(make_report())
+    assert exc.value.hint and (tmp_path / "out").read_text() == "not a folder"
+    with pytest.raises(FailedError, match="File name too long"):
+        state.write_text(tmp_path / ("x" * 300), "y")

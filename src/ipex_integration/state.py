@@ -102,7 +102,10 @@ def atomic_write_bytes(
     """Write `data` to `path` atomically. With replace=False an existing `path` is never touched:
     FileExistsError instead (the rename is a hard link, which fails rather than replaces)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where a folder must be; FileExistsError is kept for the link below
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent)) from None
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
