@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from ipex_integration.atomic import atomic_write_text  # noqa: E402
+from ipex_integration.state import atomic_write_text  # noqa: E402
 from ipex_integration.bench.device import device_ops  # noqa: E402
 from ipex_integration.bench.harness import DeviceTimer  # noqa: E402
 from ipex_integration.bench.workloads.sd_models import (  # noqa: E402

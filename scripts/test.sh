@@ -13,9 +13,9 @@ if [ -z "${IPEX_NIX_BIN:-}" ]; then
     [ -x "$prefix/bin/nix" ] && { export IPEX_NIX_BIN="$prefix/bin"; break; }
   done
   installer="$root/../shared/nix/install-nix.sh"
-  if [ -z "${IPEX_NIX_BIN:-}" ] && [ -x "$installer" ]; then
+  if [ -z "${IPEX_NIX_BIN:-}" ] && [ -f "$installer" ]; then
     prefix=/opt/nix-trixie; [ -w /opt ] || prefix="${XDG_CACHE_HOME:-$HOME/.cache}/ipex-integration/nix-trixie"
-    if "$installer" "$prefix" >/dev/null 2>&1; then export IPEX_NIX_BIN="$prefix/bin"
+    if bash "$installer" "$prefix" >/dev/null 2>&1; then export IPEX_NIX_BIN="$prefix/bin"
     else echo "warning: could not install Nix 2.26 into $prefix; tests/nix flake tests will skip" >&2; fi
   fi
 fi

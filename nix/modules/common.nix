@@ -75,7 +75,11 @@ rec {
       "AF_INET6"
     ];
     SystemCallArchitectures = "native";
-    SystemCallFilter = [ "@system-service" ];
+    # The same filter as the units `ipex service` writes: the service set, without the privileged calls; a call
+    # outside it fails with EPERM instead of killing the process. @resources stays allowed: the CUDA and Level
+    # Zero allocators call mbind/set_mempolicy, OpenMP sched_setaffinity.
+    SystemCallFilter = [ "@system-service" "~@privileged" ];
+    SystemCallErrorNumber = "EPERM";
     ProtectProc = "invisible"; # other processes' /proc entries are hidden
     # No ProcSubset = "pid": it hides /proc/meminfo and /proc/cpuinfo, which ComfyUI (psutil.virtual_memory at
     # start) and Ollama (its memory and CPU discovery) read, and /proc/driver/nvidia, which CUDA reads.

@@ -64,6 +64,16 @@ def test_run_for_real_on_every_available_backend(capsys, tmp_path):
     assert "not benchmarked: cuda" in err
     assert (out_dir / "results.json").is_file() and (out_dir / "results.csv").is_file()
     assert not (out_dir / "results.html").exists()
+    # The same command again keeps the first run's files and numbers the new one.
+    first = (out_dir / "results.json").read_bytes()
+    code, out, err = run_cli(
+        capsys, "--devices", "cpu", "--only", "matmul", "--size", "64", "--dtype", "fp32",
+        "--warmup", "0", "--budget", "0.003", "--output", str(out_dir), "--format", "json,csv",
+    )
+    assert code == 0, err
+    assert (out_dir / "results.json").read_bytes() == first
+    assert (out_dir / "results-2.json").is_file() and (out_dir / "results-2.csv").is_file()
+    assert "results-2.json" in out
 
 
 @pytest.mark.parametrize(

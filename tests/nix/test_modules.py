@@ -269,7 +269,10 @@ def _python_hardening(backend: Backend) -> dict[str, str]:
     spec = UnitSpec("ollama", "system", "/usr/bin/ollama-ipex", backend, user="alice")
     body = render_unit(spec).split("# Hardening", 1)[1].split("[Install]", 1)[0]
     pairs = [line.split("=", 1) for line in body.splitlines()[1:] if "=" in line and not line.startswith("#")]
-    return dict(pairs)
+    merged: dict[str, str] = {}
+    for k, v in pairs:  # a repeated key (SystemCallFilter) is a Nix list: its values joined by spaces
+        merged[k] = f"{merged[k]} {v}" if k in merged else v
+    return merged
 
 
 def _normalise(value) -> str:
@@ -284,7 +287,7 @@ MIRRORED_LATER = {"SystemCallFilter", "ProtectProc", "PrivateIPC"}
 
 def test_hardening_is_the_same_as_the_cli_units(got):
     nix = {k: _normalise(v) for k, v in got["hardening"].items()}
-    assert nix["SystemCallFilter"] == "@system-service" and nix["ProtectProc"] == "invisible"
+    assert nix["SystemCallFilter"] == "@system-service ~@privileged" and nix["ProtectProc"] == "invisible"
     assert nix["PrivateIPC"] == "yes"
     # ProcSubset=pid would hide /proc/meminfo and /proc/cpuinfo (ComfyUI's psutil.virtual_memory, Ollama's
     # memory discovery) and /proc/driver/nvidia (CUDA): never set on the Nix side.

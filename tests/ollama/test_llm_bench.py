@@ -164,3 +164,20 @@ def test_model_not_present_is_one_line_listing_the_models(fake_server, tmp_path,
                       "it has: llama3.2:latest, qwen2.5:0.5b")
     assert err[1] == "ipex-benchmark: hint: pull it first: ollama-ipex pull mistral"
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_second_run_into_one_folder_is_numbered_and_force_replaces(fake_server, tmp_path, capsys):
+    url = fake_server(FAKE_OLLAMA_TOKENS_PER_S="400")
+    argv = ["llm", "--model", "qwen2.5:0.5b", "--url", url, "--trials", "1", "--prompt-tokens", "20",
+            "--max-tokens", "8", "--output", str(tmp_path), "--format", "json,csv"]
+    earlier = tmp_path / "results.json"
+    earlier.write_text('{"an": "earlier run"}\n')
+    args = parse(argv)
+    assert run_cli(lambda: args.func(args)) == 0
+    assert "results-2.json" in capsys.readouterr().out
+    assert earlier.read_text() == '{"an": "earlier run"}\n'  # kept, not overwritten
+    assert load_report(tmp_path / "results-2.json").config["workload"] == "llm"
+    assert (tmp_path / "results-2.csv").is_file() and not (tmp_path / "results.csv").exists()
+    args = parse([*argv, "--force"])
+    assert run_cli(lambda: args.func(args)) == 0
+    assert load_report(earlier).config["workload"] == "llm"

@@ -124,4 +124,5 @@ def test_save_is_atomic_and_leaves_no_temp_files():
     registry.save()
     registry.add(Backend.CUDA, "/c/python")
     registry.save()
-    assert sorted(p.name for p in registry_path().parent.iterdir()) == ["environments.toml"]
+    # Only the registry and its (hidden, empty) inter-process lock file.
+    assert sorted(p.name for p in registry_path().parent.iterdir()) == [".environments.toml.lock", "environments.toml"]

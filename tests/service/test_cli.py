@@ -53,7 +53,9 @@ def test_install_pins_the_device_the_policy_chose(world):
     assert flags.backend_flags == ("--force-intel-xpu",) and flags.intel_device == 1
     assert rest == ["--comfyui", str(world["checkout"]), "--listen", "127.0.0.1", "--port", "8188"]
     assert "User=alice" in unit.splitlines()  # the installing user
-    assert f"ReadWritePaths=-{world['checkout']}" in unit.splitlines()
+    # Only ComfyUI's data folders are writable, not its code (changed: the whole checkout was writable).
+    c = world["checkout"]
+    assert f"ReadWritePaths=-{c}/output -{c}/input -{c}/temp -{c}/user" in unit.splitlines()
     request = world["resolve"].calls[0]
     assert request.needs_torch is True  # runs as us: our registry is the service's
     assert world["runner"].calls == []  # a custom --unit-dir is not systemd's: no daemon-reload
@@ -78,6 +80,19 @@ def test_root_install_needs_a_user_and_checks_torch_only_for_itself(world):
     unit = (world["units"] / "comfyui-ipex.service").read_text()
     assert "User=bob" in unit.splitlines() and "--cpu" in _exec_words(unit)
     assert world["resolve"].calls[-1].needs_torch is False  # bob's registry decides at start
+
+
+def test_a_uid_0_alias_is_refused_like_root(world, capsys):
+    from ipex_integration.service.prepare import Machine
+
+    base = machine(world["bin"], users={"alice": "/home/alice", "toor": "/root"})
+    mach = Machine(**{**base.__dict__, "user_uid": lambda name: {"toor": 0, "alice": 1000}.get(name)})
+    code, _ = _install(world, "comfyui", "--cpu", "--run-as", "toor", "--comfyui", str(world["checkout"]), mach=mach)
+    err = capsys.readouterr().err
+    assert code == 2 and "refusing to run the service as root (--run-as toor has uid 0)" in err
+    assert not (world["units"] / "comfyui-ipex.service").exists()
+    code, _ = _install(world, "comfyui", "--cpu", "--run-as", "alice", "--comfyui", str(world["checkout"]), mach=mach)
+    assert code == 0
 
 
 def test_errors_are_one_line(world, capsys):

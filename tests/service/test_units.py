@@ -34,11 +34,16 @@ def test_system_unit_for_comfyui_on_an_intel_gpu():
                  "WorkingDirectory=%S/comfyui-ipex", "SupplementaryGroups=render video", "DeviceAllow=char-drm rw",
                  "DevicePolicy=closed", "PrivateDevices=no", "ProtectSystem=strict", "ProtectHome=read-only",
                  "ReadWritePaths=-/home/alice/ComfyUI", "NoNewPrivileges=yes", "CapabilityBoundingSet=",
+                 "SystemCallFilter=@system-service", "SystemCallFilter=~@privileged", "SystemCallErrorNumber=EPERM",
+                 "SystemCallArchitectures=native", "ProtectProc=invisible", "PrivateIPC=yes", "RestrictSUIDSGID=yes",
                  "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "WantedBy=multi-user.target",
                  "Description=ComfyUI on Intel XPU device 1 (ipex-integration)"):
         assert line in text.splitlines(), line
     assert not _lines(text, "DeviceAllow=char-nvidia")
     assert "Intel Arc A770" in text.splitlines()[2]
+    # /proc/meminfo, /proc/cpuinfo and /proc/driver/nvidia must stay visible; CUDA/SYCL JIT needs W+X pages.
+    for absent in ("ProcSubset=", "MemoryDenyWriteExecute=", "~@resources"):
+        assert absent not in text, absent
 
 
 def test_cuda_unit_allows_only_nvidia_devices_and_cpu_unit_none():
@@ -61,8 +66,13 @@ def test_user_unit_keeps_only_unprivileged_hardening():
     for absent in ("User=", "ProtectSystem=", "ProtectHome=", "DeviceAllow=", "SupplementaryGroups=",
                    "CacheDirectory=", "After=network-online.target", "XDG_CACHE_HOME"):
         assert absent not in text, absent
-    for present in ("NoNewPrivileges=yes", "SystemCallArchitectures=native", "StateDirectory=ollama-ipex"):
-        assert present in text.splitlines()
+    for present in ("NoNewPrivileges=yes", "SystemCallArchitectures=native", "StateDirectory=ollama-ipex",
+                    "LockPersonality=yes", "RestrictRealtime=yes", "RestrictSUIDSGID=yes", "RestrictNamespaces=yes",
+                    "SystemCallFilter=@system-service", "SystemCallFilter=~@privileged"):
+        assert present in text.splitlines(), present
+    # These need a mount or IPC namespace, which a user manager cannot set up without PrivateUsers=.
+    for absent in ("PrivateTmp=", "PrivateIPC=", "ProtectProc=", "DevicePolicy=", "MemoryDenyWriteExecute="):
+        assert absent not in text, absent
 
 
 def test_values_are_escaped_for_systemd():

@@ -84,7 +84,8 @@ def find_results(explicit: str | None = None, environ: Mapping[str, str] | None 
             raise UsageError(f"--results {explicit}: no such file")
         return path
     root = data_dir(environ)
-    candidates = [p for pattern in ("benchmarks/*/results.json", "results/*.json", "results/*/results.json")
+    # results-N.json: a later run into the same folder (bench/report/writer.py never replaces an earlier one).
+    candidates = [p for pattern in ("benchmarks/*/results*.json", "results/*.json", "results/*/results*.json")
                   for p in root.glob(pattern) if p.is_file()]
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 

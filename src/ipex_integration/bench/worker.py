@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from ..atomic import atomic_write_text
+from ..state import atomic_write_text
 from .model import DeviceRun, Measurement, Status
 from .workload import BenchContext, SuiteConfig
 

@@ -79,6 +79,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--output", metavar="DIR", type=Path, help="results directory (default: new, under the data dir)")
+    out.add_argument("--force", action="store_true",
+                     help="replace results.json (and its siblings) in --output; by default a new run there is "
+                          "written as results-2.json, results-3.json, ...")
     out.add_argument("--format", default=",".join(OUTPUT_FORMATS), help="json,csv,html,png (json is always written)")
     out.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     out.add_argument("--debug", action="store_true", help="show tracebacks for errors")
@@ -239,7 +242,7 @@ class _ProgressObserver:
 def cmd_run(args: argparse.Namespace) -> int:
     """Measure tensor ops, SD1.5 convolutions and a Stable Diffusion pipeline on the chosen device(s);
     write results (JSON, CSV, HTML, PNG charts) and print a table."""
-    from ..bench.report.writer import check_formats
+    from ..bench.report.writer import ResultsWriter, check_formats
     from ..bench.runner import run_benchmark
 
     environ = os.environ
@@ -250,21 +253,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     table_formats = check_formats([f for f in formats if f != "png"] + ["json"])
     plans, skipped = plans_from_args(args, environ)
     out_dir = args.output or default_output_dir(environ, config.suite)
-    results = out_dir / "results.json"
+    writer = ResultsWriter(out_dir / "results.json", replace=args.force)  # keeps an earlier run's file
     console = common.make_console(stderr=args.json)
     observer = _ProgressObserver(console)
     try:
         command = [PROG, *getattr(args, "_argv", sys.argv[1:])]
         report = run_benchmark(
-            plans, config, results_path=results, command=command, observer=observer, skipped=skipped
+            plans, config, results_path=writer.path, command=command, observer=observer, skipped=skipped,
+            save=writer.save,
         )
     except KeyboardInterrupt:
         observer._close()
-        print(f"{PROG}: results measured so far are in {results}", file=sys.stderr)
+        print(f"{PROG}: results measured so far are in {writer.path}", file=sys.stderr)
         raise
     finally:
         observer._close()
-    written = _write_outputs(report, out_dir, table_formats, "png" in formats)
+    written = _write_outputs(report, out_dir, table_formats, "png" in formats, stem=writer.stem)
     if args.json:
         common.print_json(report.to_dict())
     else:
@@ -276,14 +280,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _exit_code(report)
 
 
-def _write_outputs(report: Any, out_dir: Path, formats: Sequence[str], png: bool) -> dict[str, Path]:
+def _write_outputs(
+    report: Any, out_dir: Path, formats: Sequence[str], png: bool, stem: str = "results"
+) -> dict[str, Path]:
     from ..bench.report.writer import write_reports
 
-    written = write_reports(report, out_dir, formats)
+    written = write_reports(report, out_dir, formats, stem=stem)
     if png:
         from ..bench.report.charts import write_pngs
 
-        pngs = write_pngs(report, out_dir)
+        pngs = write_pngs(report, out_dir, suffix=stem.removeprefix("results"))
         if pngs:
             written["png"] = out_dir
     return written

@@ -47,6 +47,9 @@ def add_llm_parser(subparsers: Any) -> argparse.ArgumentParser:
     what.add_argument("--api-key", help="bearer token for an OpenAI-compatible server (default: $OPENAI_API_KEY)")
     out = parser.add_argument_group("output")
     out.add_argument("--output", type=Path, metavar="DIR", help="results directory (default: a new one under the data dir)")
+    out.add_argument("--force", action="store_true",
+                     help="replace results.json (and its siblings) in --output; by default a new run there is "
+                          "written as results-2.json, results-3.json, ...")
     out.add_argument("--format", default=DEFAULT_FORMATS, help=f"json,csv,html (json is always written; default {DEFAULT_FORMATS})")
     out.add_argument("--json", action="store_true", help="print the results as JSON")
     out.add_argument("--debug", action="store_true", help="show tracebacks for errors")
@@ -79,7 +82,7 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
                                server_log=_our_server_log(client.url, environ),
                                progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
     out_dir = args.output or default_output_dir(environ)
-    written = write_reports(report, out_dir, formats)
+    written = write_reports(report, out_dir, formats, replace=args.force)
     if args.json:
         import json
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
-from ..atomic import atomic_write_text
+from .. import state
 from ..errors import ConfigError
 from ..paths import config_dir, data_dir
 from ..proc import Runner, run_command
@@ -106,7 +106,7 @@ def _version_from_files(path: Path) -> tuple[str | None, str]:
         value = data.get("project", {}).get("version")
         if isinstance(value, str):
             return value, "pyproject.toml"
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError):  # ValueError: TOMLDecodeError, UnicodeDecodeError, huge ints
         pass
     return None, "unknown"
 
@@ -120,16 +120,7 @@ def inspect_checkout(
 
 
 def _read_config(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", hint=f"fix or delete {path}") from None
+    return state.read_toml(path, what="config file", fix=f"fix or delete {path}", default={})
 
 
 def read_registry(environ: Mapping[str, str] | None = None) -> dict:
@@ -145,10 +136,9 @@ def register_checkout(
     checkout: Checkout, *, environ: Mapping[str, str] | None = None, **extra: str | None
 ) -> Path:
     """Remember `checkout` as THE ComfyUI of this user. Other settings in the file are kept as they are."""
-    import tomli_w
+    import tomlkit
 
     path = config_file(environ)
-    data = _read_config(path)
     entry = {
         "path": str(checkout.path),
         "version": checkout.version,
@@ -156,8 +146,14 @@ def register_checkout(
         **extra,
         "registered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    data[TABLE] = {k: v for k, v in entry.items() if v is not None}  # TOML has no null
-    return atomic_write_text(path, tomli_w.dumps(data))
+    # Lock -> re-read -> change -> replace; tomlkit keeps the user's comments and other settings as written.
+    with state.updating_toml(path, what="config file", fix=f"fix or delete {path}") as doc:
+        table = tomlkit.table()
+        for key, value in entry.items():
+            if value is not None:  # TOML has no null
+                table[key] = value
+        doc[TABLE] = table
+    return path
 
 
 def find_checkout(

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..atomic import atomic_write_text
-from ..errors import UsageError
+from ..state import atomic_write_text, read_json
+from ..errors import ConfigError, UsageError
 from ..paths import cache_dir
 from ..plan.model import DevicePlan
 from ..runtime.model import Backend
@@ -150,11 +150,11 @@ def read_flag_set(
 
 def _load_cached(cache_file: Path, digest: str) -> FlagSet | None:
     try:
-        data = json.loads(cache_file.read_text())
+        data = read_json(cache_file, what="ComfyUI flag-set cache")
         if data.get("format") != _CACHE_FORMAT or data.get("sha256") != digest:
             return None
         return FlagSet.from_dict(data)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ConfigError, ValueError, KeyError, TypeError):  # a bad cache is a miss
         return None
 
 

@@ -25,7 +25,7 @@ from .manifest import NodeSpec
 from .model import EnvRequirements, InstallOutcome, NodeError
 from .nar import nar_hash
 from .requirements import install_requirements
-from .state import Installed, InstalledSubmodule, read_state, write_state
+from .state import Installed, InstalledSubmodule, read_state, update_state
 from .verify import changed_parts
 
 TEMP_SUFFIX = ".ipex-tmp.disabled"
@@ -89,12 +89,13 @@ class Installer:
             self._swap(node_dir, target, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        state[spec.name] = Installed(
+        entry = Installed(
             name=spec.name, url=spec.source.url, rev=rev, hash=want, installed_hash=installed_hash,
             installed_at=self.clock().isoformat(timespec="seconds"), subdir=spec.subdir,
             submodules=tuple(InstalledSubmodule(s.path, s.source.rev, s.source.hash) for s in spec.submodules),
         )
-        write_state(self.custom_nodes, state)
+        # Re-read under the lock: another install may have added its node while we fetched.
+        update_state(self.custom_nodes, lambda nodes: nodes.__setitem__(spec.name, entry))
         return InstallOutcome(spec.name, rev, want, str(target), "replaced" if existed else "installed", reqs)
 
     @staticmethod
@@ -156,6 +157,5 @@ class Installer:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         if prior is not None:
-            del state[name]
-            write_state(self.custom_nodes, state)
+            update_state(self.custom_nodes, lambda nodes: nodes.pop(name, None))
         return target

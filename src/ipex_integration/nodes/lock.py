@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ..atomic import atomic_write_text
+from .. import state
 from ..errors import ConfigError
 from .git import Git
 from .manifest import Manifest, NodeSpec, Source, Submodule, parse_node
@@ -53,19 +53,12 @@ def entry_dict(spec: NodeSpec) -> dict:
 
 def read_lock(path: Path) -> dict[str, NodeSpec]:
     """The lock's entries ({} when the file does not exist); every entry must be fully pinned."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    fix = f"fix it, or delete it and run: ipex nodes lock --lock {path}"
+    data = state.read_json(path, what="lock file", fix=fix, default=None, expect=None)
+    if data is None:
         return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read lock file {path}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"lock file {path} is not valid JSON: {exc}",
-                          hint=f"delete it and run: ipex nodes lock --lock {path}") from None
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
-        raise ConfigError(f"lock file {path} has no \"nodes\" object")
+        raise ConfigError(f"lock file {path} has no \"nodes\" object", hint=fix)
     if data.get("version") != LOCK_VERSION:
         raise ConfigError(f"lock file {path} has version {data.get('version')!r}; this ipex reads {LOCK_VERSION}")
     entries = {}
@@ -80,7 +73,7 @@ def read_lock(path: Path) -> dict[str, NodeSpec]:
 
 def write_lock(path: Path, entries: Mapping[str, NodeSpec]) -> Path:
     data = {"version": LOCK_VERSION, "nodes": {name: entry_dict(entries[name]) for name in sorted(entries)}}
-    return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return state.write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", what="lock file")
 
 
 def _same_tree(wanted: Source, locked: Source, follows_ref: bool) -> bool:
@@ -208,5 +201,10 @@ def lock_nodes(
         entries[spec.name] = replace(got, origin=str(lock_path))
         outcomes.append(LockOutcome(spec.name, got.source.rev, got.source.hash, action, placeholder=placeholder,
                                     previous_rev=previous if action == "updated" else None, notes=tuple(notes)))
-    write_lock(lock_path, entries)
+    # The fetches above took a while: merge into the lock as it is now, so a concurrent `ipex nodes lock` of
+    # other nodes keeps its entries.
+    with state.locked(lock_path):
+        merged = {n: e for n, e in read_lock(lock_path).items() if n in manifest.nodes}
+        merged.update((spec.name, entries[spec.name]) for spec in specs)
+        write_lock(lock_path, merged)
     return outcomes

@@ -219,8 +219,10 @@ def parse_node(name: str, table: Any, origin: str) -> NodeSpec:
 def parse_manifest(text: str, origin: str) -> Manifest:
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: nested too deeply to read") from None
+    except ValueError as exc:  # TOMLDecodeError, or a number past Python's int-digits limit
+        raise ConfigError(f"{origin}: not valid TOML: {' '.join(str(exc).split())[:200]}") from None
     nodes = data.get("nodes", {})
     if not isinstance(nodes, Mapping):
         raise ConfigError(f"{origin}: [nodes] must be a table of node tables")

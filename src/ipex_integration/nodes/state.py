@@ -7,11 +7,11 @@ paths emptied) at install time: `verify` compares against it to find local edits
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
-from ..atomic import atomic_write_text
+from .. import state
 from ..errors import ConfigError
 
 STATE_NAME = ".ipex-nodes.json"
@@ -51,10 +51,22 @@ def state_path(custom_nodes: Path) -> Path:
     return custom_nodes / STATE_NAME
 
 
+_WHAT = "node state file"
+
+
+def _fix(path: Path) -> str:
+    return f"delete {path}; `ipex nodes verify` will then list the nodes as unmanaged"
+
+
 def read_state(custom_nodes: Path) -> dict[str, Installed]:
     path = state_path(custom_nodes)
+    return _parse(path, state.read_json(path, what=_WHAT, fix=_fix(path), default=None))
+
+
+def _parse(path: Path, data: dict | None) -> dict[str, Installed]:
+    if data is None:
+        return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         nodes = data["nodes"]
         return {
             name: Installed(
@@ -64,13 +76,24 @@ def read_state(custom_nodes: Path) -> dict[str, Installed]:
             )
             for name, e in nodes.items()
         }
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"{path} is unreadable ({exc.__class__.__name__}: {exc})",
-                          hint=f"delete it; `ipex nodes verify` will then list the nodes as unmanaged") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path} is unreadable ({exc.__class__.__name__}: {exc})", hint=_fix(path)) from None
+
+
+def update_state(custom_nodes: Path, change: Callable[[dict[str, Installed]], None]) -> dict[str, Installed]:
+    """Lock the state file, re-read it, let `change` edit the nodes in place, write it back. Call this AFTER
+    the slow work (fetch, hash, pip): a concurrent install into the same custom_nodes keeps its node."""
+    path = state_path(custom_nodes)
+    with state.locked(path):
+        nodes = read_state(custom_nodes)
+        change(nodes)
+        write_state(custom_nodes, nodes)
+    return nodes
 
 
 def write_state(custom_nodes: Path, nodes: dict[str, Installed]) -> None:
+    """Replace the whole file (use update_state for a read-modify-write)."""
+    import json
+
     data = {"version": STATE_VERSION, "nodes": {n: nodes[n].to_dict() for n in sorted(nodes)}}
-    atomic_write_text(state_path(custom_nodes), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    state.write_text(state_path(custom_nodes), json.dumps(data, indent=2, ensure_ascii=False) + "\n", what=_WHAT)

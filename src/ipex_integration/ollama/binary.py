@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tomllib
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -102,16 +101,9 @@ class OllamaBuild:
 def configured_binary(environ: Mapping[str, str] | None = None) -> str | None:
     """`[ollama] bin = "..."` of config.toml, or None."""
     path = config_dir(environ) / CONFIG_NAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", hint=f"fix or delete {path}") from None
+    from ..state import read_toml
+
+    data = read_toml(path, what="config file", fix=f"fix or delete {path}", default={})
     table = data.get(CONFIG_TABLE, {})
     value = table.get(CONFIG_KEY) if isinstance(table, dict) else None
     if value is not None and not isinstance(value, str):

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .. import paths
-from ..atomic import atomic_write_text
+from ..errors import ConfigError
 from ..proc import CommandResult, Runner, in_parallel, run_command
+from ..state import atomic_write_text, read_json
 from .model import Backend, RuntimeInfo, TorchDevice
 
 CACHE_FORMAT = 1
@@ -264,14 +265,14 @@ def _stamps(executable: str, info: RuntimeInfo) -> dict[str, float | None]:
 
 def _read_cache(cache_file: Path, python: str) -> RuntimeInfo | None:
     try:
-        data = json.loads(cache_file.read_text(encoding="utf-8"))
+        data = read_json(cache_file, what="runtime probe cache")
         if data.get("format") != CACHE_FORMAT or time.time() - float(data["written"]) > CACHE_MAX_AGE_S:
             return None
         stamps = data["stamps"]
         if not isinstance(stamps, dict) or any(_stamp(p) != m for p, m in stamps.items()):
             return None
         info = RuntimeInfo.from_dict(data["info"])
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (ConfigError, ValueError, TypeError, KeyError, AttributeError):
         return None  # missing or corrupt: probe again, and the write below replaces it
     if info.python != python:
         info = RuntimeInfo.from_dict({**info.to_dict(), "python": python})

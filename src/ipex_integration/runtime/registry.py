@@ -10,19 +10,21 @@ One TOML file, `<config dir>/environments.toml` (IPEX_INTEGRATION_HOME moves it)
 
 The interpreter running `ipex` counts as an environment too ("current"), without being written here.
 A registered interpreter that no longer exists stays listed: `ipex status` shows it as missing.
+
+`save()` writes only what this Registry changed (add/remove), merged into the file as it is on disk under the
+state lock: two `ipex env add` of different backends at once keep both, and the user's comments stay.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from .. import paths
-from ..atomic import atomic_write_text
+from .. import state
 from ..errors import ConfigError
 from .model import Backend, Environment
 
@@ -43,6 +45,8 @@ class Registry:
     entries: dict[Backend, str] = field(default_factory=dict)
     # Tables other than [environments] (written by a newer version or by hand) survive a save.
     other: dict[str, Any] = field(default_factory=dict)
+    # What add/remove changed since the load: backend -> python, or None for a removal. save() applies these.
+    _changes: dict[Backend, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def environments(self, include_current: bool = True) -> list[Environment]:
         """Registered environments in backend order (cuda, xpu, cpu), then the current interpreter."""
@@ -59,6 +63,7 @@ class Registry:
         # Absolute, but NOT resolved: a venv's bin/python is a symlink whose location selects the venv.
         text = os.path.abspath(os.path.expanduser(os.fspath(python)))
         self.entries[backend] = text
+        self._changes[backend] = text
         return Environment(name=backend.value, python=text, backend=backend)
 
     def remove(self, backend: Backend) -> Environment:
@@ -69,35 +74,52 @@ class Registry:
                 hint="`ipex env list` shows the registered environments",
             )
         del self.entries[backend]
+        self._changes[backend] = None
         return env
 
     def save(self) -> Path:
-        import tomli_w
+        """Lock, re-read the file, apply this Registry's changes, write it back (comments kept)."""
+        import tomlkit
 
-        data = dict(self.other)
-        data["environments"] = {b.value: {"python": self.entries[b]} for b in Backend if b in self.entries}
-        return atomic_write_text(self.path, _HEADER + tomli_w.dumps(data))
+        with state.updating_toml(self.path, what="environment registry", fix=_fix(self.path), header=_HEADER) as doc:
+            fresh = _parse(self.path, doc.unwrap())  # validates what others wrote meanwhile
+            table = doc.get("environments")
+            if table is None:
+                table = doc["environments"] = tomlkit.table(is_super_table=True)
+            for backend, python in self._changes.items():
+                if python is None:
+                    table.pop(backend.value, None)
+                    fresh.entries.pop(backend, None)
+                else:
+                    if backend.value in table and isinstance(table[backend.value], dict):
+                        table[backend.value]["python"] = python  # keeps comments inside the table
+                    else:
+                        table[backend.value] = {"python": python}
+                    fresh.entries[backend] = python
+        self.entries, self.other = fresh.entries, fresh.other
+        self._changes.clear()
+        return self.path
 
 
 def current_environment() -> Environment:
     return Environment(name=CURRENT, python=sys.executable, backend=None, registered=False)
 
 
+def _fix(path: Path) -> str:
+    return f"fix or delete {path}, then register environments again with `ipex env add`"
+
+
 def load_registry(environ: Mapping[str, str] | None = None, *, path: Path | None = None) -> Registry:
     """Read the registry. A missing file is an empty registry; a corrupt one is a ConfigError that names the
     file and the problem, and the file is left as it is."""
     path = registry_path(environ) if path is None else Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return Registry(path=path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read the environment registry {path}: {exc.strerror or exc}") from None
-    hint = f"fix or delete {path}, then register environments again with `ipex env add`"
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"the environment registry {path} is not valid TOML: {exc}", hint=hint) from None
+    data = state.read_toml(path, what="environment registry", fix=_fix(path), default=None)
+    return Registry(path=path) if data is None else _parse(path, data)
+
+
+def _parse(path: Path, data: dict) -> Registry:
+    data = dict(data)
+    hint = _fix(path)
     table = data.pop("environments", {})
     if not isinstance(table, dict):
         raise ConfigError(f"the environment registry {path}: `environments` must be a table", hint=hint)

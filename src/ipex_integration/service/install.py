@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..atomic import atomic_write_text
+from ..state import atomic_write_text
 from ..proc import CommandResult, Runner
 from . import ServiceError
 from .units import PROGRAMS, UNIT_NAMES, UnitSpec, is_managed, render_unit

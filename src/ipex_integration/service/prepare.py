@@ -33,6 +33,14 @@ class Machine:
     user_home: Callable[[str], str | None]  # None: no such user
     which: Callable[[str], str | None]
     bin_dir: Path  # where the running ipex's console scripts are
+    user_uid: Callable[[str], int | None] = lambda name: _uid_of(name)  # None: no such user
+
+
+def _uid_of(name: str) -> int | None:
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
 
 
 def this_machine() -> Machine:
@@ -89,8 +97,11 @@ def run_as_user(options: ServiceOptions, environ: Mapping[str, str], machine: Ma
             "a system unit runs as a named user, and as root there is none to default to",
             hint="pass --run-as USER: the user whose `ipex env` environments (and ComfyUI) the service uses",
         )
-    if name == "root" or name == "0":
-        raise ServiceError("refusing to run the service as root", hint="pass --run-as USER with an ordinary user")
+    # By uid, not by name: an alias of uid 0 (`toor`) is root too.
+    if name == "root" or name == "0" or machine.user_uid(name) == 0:
+        raise ServiceError(f"refusing to run the service as root (--run-as {name} has uid 0)" if name != "root"
+                           else "refusing to run the service as root",
+                           hint="pass --run-as USER with an ordinary user")
     if machine.user_home(name) is None:
         raise ServiceError(f"--run-as {name}: no such user")
     return name
@@ -130,6 +141,11 @@ def _is_loopback(listen: str) -> bool:
         return listen.strip() == "localhost"
 
 
+# The folders of a ComfyUI checkout that ComfyUI writes (outputs, uploads, its temp folder, user settings and
+# its database): the unit's ReadWritePaths, instead of the whole checkout.
+COMFYUI_WRITABLE = ("output", "input", "temp", "user")
+
+
 @dataclass(frozen=True)
 class Pins:
     """What install fixes besides the device: the launcher, its program options, the paths it writes."""
@@ -153,7 +169,8 @@ def pin_program(
 
         checkout = Path(find_checkout(options.comfyui, environ=environ).path).absolute()
         program_args += ["--comfyui", str(checkout)]
-        writable.append(str(checkout))  # ComfyUI writes output/, input/, temp/ and user/ there
+        # ComfyUI writes only these folders of its checkout; the code itself stays read-only in the unit.
+        writable += [str(checkout / name) for name in COMFYUI_WRITABLE]
     else:
         ollama = options.ollama_bin or machine.which("ollama")
         if ollama:

@@ -8,9 +8,12 @@ The hardening matches nix/modules/*.nix where it applies outside NixOS. Differen
 - System units run as a named user (`User=`), not `DynamicUser=`: outside Nix the launcher, the backend
   environments and the ComfyUI checkout live in that user's home, which a dynamic user cannot read.
   So the home is read-only (`ProtectHome=read-only`) and only the paths the program writes are opened.
-- User units (`--user`) keep only the restrictions that need no privileges (seccomp-based ones and
-  NoNewPrivileges): a user manager can set up mount namespaces only with PrivateUsers=, which we do not
-  impose on a program that needs the GPU device nodes.
+- User units (`--user`) keep only the restrictions that need no privileges (seccomp-based ones:
+  SystemCallFilter, RestrictSUIDSGID, RestrictNamespaces, ... and NoNewPrivileges): a user manager can set up
+  mount namespaces (ProtectSystem, PrivateTmp, PrivateIPC, ProtectProc) only with PrivateUsers=, which we do
+  not impose on a program that needs the GPU device nodes.
+- Only the folders the program writes are writable: for ComfyUI its output/, input/, temp/ and user/
+  folders, never the checkout itself (the service must not be able to rewrite its own code).
 - Devices are narrowed to the plan's backend (DevicePolicy=closed): a CPU unit sees no GPU at all.
 """
 
@@ -40,6 +43,13 @@ INTEL_DEVICE_ALLOW = ("char-drm",)  # /dev/dri/card* and renderD*
 # /dev/dri/renderD* is group render, card* group video on most distributions.
 DEVICE_GROUPS = ("render", "video")
 ADDRESS_FAMILIES = "AF_UNIX AF_INET AF_INET6"
+# The system-call filter. @system-service is what ordinary daemons need. @privileged (setuid, chown, mount,
+# module loading, raw I/O, ...) is denied: neither ComfyUI, Ollama nor the GPU runtimes call it. @resources
+# stays ALLOWED on purpose: it holds mbind/set_mempolicy (NUMA-aware allocators of the CUDA and Level Zero
+# runtimes) and sched_setaffinity (OpenMP thread pinning in torch and llama.cpp). A denied call fails with
+# EPERM instead of killing the process, so a library that probes an optional call degrades, not crashes.
+SYSCALL_FILTER = ("@system-service", "~@privileged")
+SYSCALL_ERROR = "EPERM"
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _PLAIN = re.compile(r"[][A-Za-z0-9_@%+=:,./-]+\Z")  # ExecStart words that need no quoting
@@ -210,11 +220,18 @@ def render_unit(spec: UnitSpec) -> str:
     lines += [
         "",
         "# Hardening (see docs/nix.md, \"Nix and systemd\")",
+        # Seccomp-based and no-new-privileges settings: these work in user managers too.
         "NoNewPrivileges=yes",
         "LockPersonality=yes",
         "RestrictRealtime=yes",
+        "RestrictSUIDSGID=yes",
+        "RestrictNamespaces=yes",
         f"RestrictAddressFamilies={ADDRESS_FAMILIES}",
         "SystemCallArchitectures=native",
+        *(f"SystemCallFilter={f}" for f in SYSCALL_FILTER),
+        f"SystemCallErrorNumber={SYSCALL_ERROR}",
+        # No MemoryDenyWriteExecute: torch (CUDA JIT, Triton), the SYCL runtime and llama.cpp map code they
+        # compile at run time.
     ]
     if system:
         lines += [
@@ -232,17 +249,22 @@ def render_unit(spec: UnitSpec) -> str:
             lines.append("ReadWritePaths=" + " ".join(_path_word(p) for p in spec.read_write_paths))
         lines += [
             "PrivateTmp=yes",
+            # CUDA IPC and Level Zero IPC handles pass between processes of this one unit: a private
+            # System V / POSIX IPC namespace keeps other services out without breaking them.
+            "PrivateIPC=yes",
+            # Other users' processes are hidden. No ProcSubset=pid: it would also hide /proc/meminfo and
+            # /proc/cpuinfo (ComfyUI and Ollama size their RAM use from them; torch's cpuinfo reads CPU
+            # features) and /proc/driver/nvidia (the NVIDIA userspace driver reads its params there), on every
+            # backend, so no backend gets it.
+            "ProtectProc=invisible",
             "ProtectKernelTunables=yes",
             "ProtectKernelModules=yes",
             "ProtectKernelLogs=yes",
             "ProtectControlGroups=yes",
             "ProtectClock=yes",
             "ProtectHostname=yes",
-            "RestrictNamespaces=yes",
-            "RestrictSUIDSGID=yes",
             "CapabilityBoundingSet=",
             "UMask=0077",
-            # No MemoryDenyWriteExecute: torch, Triton and the SYCL runtime compile kernels at run time.
         ]
     lines += [
         "",

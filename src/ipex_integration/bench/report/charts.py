@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...atomic import atomic_write_bytes
+from ...state import write_bytes
 from ...errors import IpexError
 from ..model import BenchReport, DeviceRun, Status
 from .metrics import DerivedRow, derive, measured_ceilings, primary_rate, rate_in
@@ -184,7 +184,10 @@ def build_charts(report: BenchReport, table: PeakTable | None = None) -> list[Ch
     return unique
 
 
-def write_pngs(report: BenchReport, out_dir: str | Path, table: PeakTable | None = None) -> list[Path]:
-    """Save every chart as `<name>.png` in out_dir (atomically); returns the paths written."""
+def write_pngs(
+    report: BenchReport, out_dir: str | Path, table: PeakTable | None = None, *, suffix: str = ""
+) -> list[Path]:
+    """Save every chart as `<name><suffix>.png` in out_dir (atomically); returns the paths written. The
+    suffix is the run's number (`-2`) when an earlier run's results share the folder."""
     out = Path(out_dir)
-    return [atomic_write_bytes(out / f"{c.name}.png", c.png) for c in build_charts(report, table)]
+    return [write_bytes(out / f"{c.name}{suffix}.png", c.png, what="chart") for c in build_charts(report, table)]

@@ -98,8 +98,10 @@ class PeakTable:
     def from_toml(cls, text: str, origin: str = "device_peaks.toml") -> "PeakTable":
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{origin} is not valid TOML: {exc}") from exc
+        except RecursionError:
+            raise ConfigError(f"{origin} is nested too deeply to read") from None
+        except ValueError as exc:  # TOMLDecodeError, or a number past Python's int-digits limit
+            raise ConfigError(f"{origin} is not valid TOML: {' '.join(str(exc).split())[:200]}") from None
         devices = data.get("devices")
         if not isinstance(devices, dict):
             raise ConfigError(f"{origin} has no [devices.*] tables")

@@ -1,5 +1,10 @@
 """Results files: the JSON (saved atomically after every measurement), reading it back with clear errors,
-and the CSV/HTML siblings written at the end of a run."""
+and the CSV/HTML siblings written at the end of a run.
+
+An earlier run's results are never replaced unless asked (`--force`): a new run into a folder that already
+has `results.json` writes `results-2.json` (then -3, ...) beside it, with its CSV/HTML/PNGs named alike. A
+re-run of the quick start just works and keeps both, and a full disk can only cost the new file.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
-from ...atomic import atomic_write_text
-from ...errors import IpexError, UsageError
+from ... import state
+from ...errors import ConfigError, IpexError, UsageError
 from ..model import SCHEMA_VERSION, BenchReport
 
 FORMATS = ("json", "csv", "html")
@@ -34,35 +39,40 @@ def dumps_report(report: BenchReport) -> str:
 class ResultsWriter:
     """Keeps one results file up to date. Each save replaces the whole file atomically (temp + rename),
     so a run stopped at any point leaves the last complete snapshot: valid JSON, `complete` false until
-    the final save."""
+    the final save.
 
-    def __init__(self, path: str | Path) -> None:
+    With replace=False the first save claims a free name (`results.json`, else `results-2.json`, ...) and
+    `path` becomes that name; an existing file is never touched, even by two runs starting at once."""
+
+    def __init__(self, path: str | Path, *, replace: bool = True) -> None:
         self.path = Path(path)
+        self._claimed = replace
 
     def save(self, report: BenchReport) -> Path:
-        return atomic_write_text(self.path, dumps_report(report))
+        if not self._claimed:
+            self.path = state.write_new_text(self.path, dumps_report(report), what="results file")
+            self._claimed = True
+            return self.path
+        return state.write_text(self.path, dumps_report(report), what="results file")
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
 
 
 def load_report(path: str | Path) -> BenchReport:
     """Read a results file; every way it can be wrong is a one-line UsageError naming the file."""
     p = Path(path)
+    if not p.exists():
+        raise UsageError(f"results file not found: {p}")
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"results file not found: {p}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{p} is a directory, not a results file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{p} is not valid JSON: it is not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {p}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{p} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}",
-            hint="ipex-benchmark writes its results atomically; this file was cut short or edited by hand",
-        ) from None
+        data = state.read_json(
+            p, what="results file",
+            fix="ipex-benchmark writes its results atomically; this file was cut short or edited by hand",
+            expect=None,  # BenchReport.from_dict says what a results file is
+        )
+    except ConfigError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
     try:
         return BenchReport.from_dict(data)
     except UsageError as exc:
@@ -82,6 +92,10 @@ def write_json(report: BenchReport, path: str | Path) -> Path:
     return ResultsWriter(path).save(report)
 
 
+def _write_new_json(report: BenchReport, path: str | Path) -> Path:
+    return ResultsWriter(path, replace=False).save(report)
+
+
 def rows_frame(report: BenchReport):
     """The derived rows as a pandas DataFrame, one column per DerivedRow field."""
     try:
@@ -94,13 +108,13 @@ def rows_frame(report: BenchReport):
 
 
 def write_csv(report: BenchReport, path: str | Path) -> Path:
-    return atomic_write_text(path, rows_frame(report).to_csv(index=False))
+    return state.write_text(path, rows_frame(report).to_csv(index=False), what="CSV report")
 
 
 def write_html(report: BenchReport, path: str | Path) -> Path:
     from .html import render_html
 
-    return atomic_write_text(path, render_html(report))
+    return state.write_text(path, render_html(report), what="HTML report")
 
 
 def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -117,9 +131,18 @@ def write_reports(
     formats: Iterable[str] = FORMATS,
     *,
     stem: str = "results",
+    replace: bool = True,
 ) -> dict[str, Path]:
-    """Write `<stem>.json/.csv/.html` into out_dir; returns {format: path}."""
+    """Write `<stem>.json/.csv/.html` into out_dir; returns {format: path}. With replace=False an existing
+    `<stem>.json` is kept and this report gets the next free number (`<stem>-2.*`), all formats alike."""
     chosen = check_formats(formats)
     out = Path(out_dir)
+    written: dict[str, Path] = {}
+    if not replace and "json" in chosen:
+        written["json"] = _write_new_json(report, out / f"{stem}.json")
+        stem = written["json"].stem
     writers = {"json": write_json, "csv": write_csv, "html": write_html}
-    return {fmt: writers[fmt](report, out / f"{stem}.{fmt}") for fmt in chosen}
+    for fmt in chosen:
+        if fmt not in written:
+            written[fmt] = writers[fmt](report, out / f"{stem}.{fmt}")
+    return {fmt: written[fmt] for fmt in chosen}
