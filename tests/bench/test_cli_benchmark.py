@@ -29,7 +29,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["--devices", "cuda,tpu"], "unknown device 'tpu'; choose from: cuda, xpu, cpu"),
         (["--size", "0"], "--size values must be positive, got 0"),
         (["--size", "big"], "--size expects whole numbers, got 'big'"),
-        (["--budget", "0"], "--budget must be > 0 seconds"),
+        (["--budget", "0"], "argument --budget: must be > 0 seconds"),
         (["--sd-model", "sd3"], "unknown SD model 'sd3'; choose from: tiny, sd15, sdxl"),
         (["--format", "json,pdf"], "unknown format 'pdf'; choose from: json, csv, html, png"),
         (["--device", "cuda", "--cpu"], "--device cuda conflicts with --cpu"),

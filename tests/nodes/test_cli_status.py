@@ -44,7 +44,7 @@ def test_install_list_verify_check_remove(setup, capsys):
     (setup.comfyui / "custom_nodes" / "demo" / "nodes.py").write_text("edited\n")
     assert nodes("verify", *common) == 1
     assert "demo: drift" in capsys.readouterr().out
-    assert nodes("remove", "demo", *common) == 2
+    assert nodes("remove", "demo", *common) == 3  # refused: local edits (errors.EXIT_REFUSED)
     assert "local edits" in capsys.readouterr().err
     assert nodes("remove", "demo", "--force", *common) == 0
     assert not (setup.comfyui / "custom_nodes" / "demo").exists()
@@ -53,7 +53,7 @@ def test_install_list_verify_check_remove(setup, capsys):
 def test_install_failure_is_one_line_and_nonzero(setup, capsys):
     setup.manifest.write_text(manifest_text("demo", setup.repo.url, setup.rev,
                                             "sha256-tMmERf4y7sfuEGao7JHC7FLjBgPuViCtHxr8f9NnHzo="))
-    assert nodes("install", "demo", *setup.base) == 1
+    assert nodes("install", "demo", *setup.base) == 4  # failed (errors.EXIT_FAILED)
     err = capsys.readouterr().err
     assert err.startswith("ipex: error: demo: hash mismatch") and "Traceback" not in err
 

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..plan.flags import DeviceFlags, split_device_flags
 from ..plan.model import DevicePlan, DeviceRequest
 from ..runtime.model import Backend
-from .common import EXIT_OK, print_json, run_cli
+from .common import EXIT_OK, print_json, run_cli, warn_if_exposed
 
 Resolver = Callable[..., DevicePlan]
 
@@ -152,6 +152,7 @@ def launch(
         else:
             out.write(dry_run_text(checkout, plan, spec) + "\n")
         return EXIT_OK
+    warn_if_exposed(prog, spec.listen)
     return run(spec, check_port=not wants_help)  # --help prints and exits: it listens on nothing
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import IpexError, UsageError
 from ..runtime.model import Environment
-from .common import EXIT_FAILED, EXIT_OK, print_json
+from .common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_REFUSED, print_json
 
 
 def register(subparsers) -> None:
@@ -139,7 +139,8 @@ def cmd_install(args) -> int:
             print(f"ipex: error: {exc.message}", file=sys.stderr)
             if exc.hint:
                 print(f"ipex: hint: {exc.hint}", file=sys.stderr)
-            status = EXIT_FAILED
+            # The worst outcome decides: refused (3) for a directory ipex will not replace, else failed (4).
+            status = max(status, EXIT_REFUSED if exc.exit_code == EXIT_REFUSED else EXIT_FAILED)
             continue
         print(f"{o.name}: {o.action} {o.rev[:12]} in {o.path}")
         for env in o.requirements:
@@ -148,7 +149,7 @@ def cmd_install(args) -> int:
             for line in env.conflicts:
                 print(f"  pip check [{env.env}]: {line}")
         if o.conflicts:
-            status = EXIT_FAILED
+            status = max(status, EXIT_NEGATIVE)
     return status
 
 
@@ -210,13 +211,13 @@ def cmd_verify(args) -> int:
     bad = any(r.state in (NodeState.DRIFT, NodeState.MISSING) for r in results)
     if args.json:
         print_json({"custom_nodes": str(custom_nodes), "nodes": [r.to_dict() for r in results]})
-        return EXIT_FAILED if bad else EXIT_OK
+        return EXIT_NEGATIVE if bad else EXIT_OK
     for r in results:
         detail = f" {r.detail}" if r.detail else ""
         print(f"{r.name}: {r.state.value}{detail}")
         if r.state is NodeState.DRIFT:
             print(f"  expected {r.expected}, now {r.actual}")
-    return EXIT_FAILED if bad else EXIT_OK
+    return EXIT_NEGATIVE if bad else EXIT_OK
 
 
 def cmd_remove(args) -> int:
@@ -245,7 +246,7 @@ def cmd_check(args) -> int:
             print(f"{r.name}: {len(r.findings)} CUDA-only construct(s) in {r.files} Python file(s)")
             for f in r.findings:
                 print(f"  {f.location()}: {f.kind}: {f.code}")
-    return EXIT_FAILED if any(r.findings for r in reports) else EXIT_OK
+    return EXIT_NEGATIVE if any(r.findings for r in reports) else EXIT_OK
 
 
 def _scan_nodes(args, scan_tree):

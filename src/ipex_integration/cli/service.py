@@ -19,7 +19,8 @@ from ..errors import UsageError
 from ..plan.flags import add_device_arguments, request_from_args
 from ..plan.model import DevicePlan
 from ..proc import Runner, run_command
-from .common import EXIT_FAILED, EXIT_OK, print_json
+from . import types
+from .common import EXIT_NEGATIVE, EXIT_OK, print_json
 
 PROGRAM_CHOICES = ("comfyui", "ollama")
 
@@ -43,9 +44,9 @@ def register(subparsers) -> None:
     install.add_argument("program", choices=PROGRAM_CHOICES)
     _scope_arguments(install)
     add_device_arguments(install)
-    install.add_argument("--listen", default="127.0.0.1", metavar="ADDR",
+    install.add_argument("--listen", default="127.0.0.1", metavar="ADDR", type=types.listen,
                          help="address to listen on (default 127.0.0.1: this machine only)")
-    install.add_argument("--port", type=int, default=None, metavar="N", help="port (default: ComfyUI 8188, Ollama 11434)")
+    install.add_argument("--port", type=types.port, default=None, metavar="N", help="port (default: ComfyUI 8188, Ollama 11434)")
     install.add_argument("--run-as", metavar="USER", help="system units: the user the service runs as")
     install.add_argument("--comfyui", metavar="DIR", help="ComfyUI checkout to pin (default: the one found now)")
     install.add_argument("--ollama-bin", metavar="PATH", help="ollama binary to pin (default: `ollama` on PATH now)")
@@ -197,7 +198,7 @@ def cmd_remove(
     else:
         out.write(f"{result.unit}: {result.action} ({result.path})\n")
         out.write("".join(f"note: {w}\n" for w in warnings))
-    return EXIT_OK if result.action != "not installed" else EXIT_FAILED
+    return EXIT_OK if result.action != "not installed" else EXIT_NEGATIVE
 
 
 def cmd_status(
