@@ -113,7 +113,7 @@ def test_compare_of_a_corrupt_file_says_so(capsys, tmp_path):
     ResultsWriter(good).save(_report(1))
     bad.write_text('{"schema": "ipex-integration/benchmark", "schema_')
     code, _, err = run_cli(capsys, "compare", str(good), str(bad))
-    assert code == 2 and "is not valid JSON" in err.splitlines()[0]
+    assert code == 4 and "is not valid JSON" in err.splitlines()[0]
 
 
 def test_console_script_help_runs_without_torch_import():

@@ -301,12 +301,13 @@ def _exit_code(report: Any) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare two result files op by op; exit 1 when an op got slower by more than --fail-above."""
-    from ..bench.report.compare import compare_reports, parse_threshold, render_compare
-    from ..bench.report.writer import load_report
+    """Compare two result files op by op. Exit 0: no regression; 1: an op got slower by more than
+    --fail-above (or broke); 4: could not compare (a damaged file, nothing in common, an incomplete run)."""
+    from ..bench.report.compare import compare_reports, load_for_compare, parse_threshold, render_compare
 
     threshold = parse_threshold(args.fail_above)
-    result = compare_reports(load_report(args.old), load_report(args.new), fail_above=threshold)
+    old, new = load_for_compare(args.old, "old"), load_for_compare(args.new, "new")
+    result = compare_reports(old, new, fail_above=threshold)
     if args.json:
         common.print_json(result.to_dict())
     else:
