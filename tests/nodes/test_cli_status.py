@@ -93,3 +93,14 @@ def test_status_section(setup, monkeypatch, isolated_home):
     by_name = {r.name: r for r in checks(ctx)}
     assert by_name["demo"].level is Level.WARNING and "files changed" in by_name["demo"].detail
     assert all(r.section == "Custom nodes" for r in by_name.values())
+
+
+def test_install_and_remove_refusals_share_exit_code_3(setup, capsys):
+    # A directory ipex did not install: install and remove both refuse it the same way (errors.EXIT_REFUSED).
+    (setup.comfyui / "custom_nodes" / "demo").mkdir(parents=True)
+    assert nodes("install", "demo", *setup.base) == 3
+    assert "exists and was not installed by ipex" in capsys.readouterr().err
+    common = setup.base[:-1]
+    assert nodes("remove", "demo", *common) == 3
+    err = capsys.readouterr().err
+    assert "was not installed by ipex" in err and err.count("error:") == 1

@@ -134,8 +134,7 @@ def run_cli(body: Callable[[], int], *, debug: bool = False, prog: str = "ipex")
     except Interrupted as exc:
         print(f"{prog}: interrupted by {exc.name}", file=sys.stderr)
         return exc.exit_code
-    except BrokenPipeError:
-        _quiet_stdout()
+    except BrokenPipeError:  # `ipex devices | head -1`: the reader has what it wanted
         return EXIT_OK
     except (IpexError, OSError, UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError,
             RecursionError) as exc:
@@ -146,17 +145,6 @@ def run_cli(body: Callable[[], int], *, debug: bool = False, prog: str = "ipex")
         if hint:
             _say(prog, "hint", hint)
         return code
-
-
-def _quiet_stdout() -> None:
-    """After a broken pipe (`ipex devices | head -1`), stop Python's exit-time flush from failing again."""
-    try:
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 class ArgumentParser(argparse.ArgumentParser):

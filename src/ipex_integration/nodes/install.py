@@ -56,7 +56,7 @@ class Installer:
             return self._install(spec, target, existed, force)
         except NodeError as exc:
             kept = f"; {target} was not changed" if existed else ""
-            raise NodeError(f"{spec.name}: {exc.message}{kept}", exc.hint) from None
+            raise type(exc)(f"{spec.name}: {exc.message}{kept}", exc.hint) from None  # a refusal stays one
 
     def _install(self, spec: NodeSpec, target: Path, existed: bool, force: bool) -> InstallOutcome:
         state = read_state(self.custom_nodes)

@@ -107,6 +107,8 @@ def _shown(value: str | None) -> str:
 
 def _split_host_port(text: str) -> tuple[str, str | None]:
     if text.startswith("["):
+        if "]" not in text:
+            raise UsageError(f"unclosed [ in host {_shown(text)}", hint="e.g. --host [::1]:11434")
         host, _, tail = text[1:].partition("]")
         return host, tail[1:] if tail.startswith(":") else None
     if text.count(":") == 1:

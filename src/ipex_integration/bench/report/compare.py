@@ -273,8 +273,8 @@ def _shape_problem(report: BenchReport) -> str | None:
     if not isinstance(report.complete, bool):
         return f"'complete' is {report.complete!r}, not true or false"
     for run in report.runs:
-        if not isinstance(run.label, str):
-            return "a device run has no name"
+        if not (isinstance(run.backend, str) and isinstance(run.device_name, str)):
+            return f"a device run's backend or device_name is not text ({run.backend!r}, {run.device_name!r})"
         for m in run.measurements:
             if not isinstance(m.spec.key, str):
                 return f"{run.label}: an op has no key"
