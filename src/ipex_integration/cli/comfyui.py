@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..plan.flags import DeviceFlags, split_device_flags
 from ..plan.model import DevicePlan, DeviceRequest
 from ..runtime.model import Backend
+from . import types
 from .common import EXIT_OK, print_json, run_cli, warn_if_exposed
 
 Resolver = Callable[..., DevicePlan]
@@ -78,6 +79,8 @@ def split_launcher_flags(argv: Sequence[str]) -> tuple[LauncherFlags, list[str]]
         argv, switches=("--disable-ipex",), valued={"--comfyui": "a directory, e.g. --comfyui ~/ComfyUI"}
     )
     comfyui = next((f.value for f in reversed(taken) if f.name == "--comfyui"), None)
+    if comfyui is not None and not comfyui.strip():
+        raise UsageError("--comfyui must not be empty", hint="e.g. --comfyui ~/ComfyUI")
     return LauncherFlags(comfyui, any(f.name == "--disable-ipex" for f in taken)), rest
 
 
@@ -140,6 +143,7 @@ def launch(
     plan = resolve(request, environ=environ)
     spec = build_launch_spec(plan, checkout, passthrough, base_env=environ, disable_ipex=launcher.disable_ipex,
                              flag_set=flag_set, prog=prog, environ=environ)
+    warn_if_exposed(prog, spec.listen)
     if device_flags.dry_run:
         if device_flags.json:
             data = {"comfyui": checkout.to_dict(), "plan": plan.to_dict(), "launch": spec.to_dict()}
@@ -152,7 +156,6 @@ def launch(
         else:
             out.write(dry_run_text(checkout, plan, spec) + "\n")
         return EXIT_OK
-    warn_if_exposed(prog, spec.listen)
     return run(spec, check_port=not wants_help)  # --help prints and exits: it listens on nothing
 
 
@@ -185,7 +188,7 @@ def register(subparsers) -> None:
         description="Clone ComfyUI (default: its newest release), install requirements.txt into the backend "
         "environments without replacing their torch, and register the checkout.",
     )
-    install.add_argument("--dir", help="where to put it (default: the data dir's ComfyUI/); must not exist or be empty")
+    install.add_argument("--dir", type=types.nonempty, help="where to put it (default: the data dir's ComfyUI/); must not exist or be empty")
     install.add_argument("--ref", help="release tag, branch or commit (default: the newest vX.Y.Z tag)")
     install.add_argument("--repo", default=None, help="git URL (file:// and local paths work; default: Comfy-Org/ComfyUI)")
     _backend_argument(install)
@@ -194,12 +197,12 @@ def register(subparsers) -> None:
     install.set_defaults(func=cmd_install)
 
     use = sub.add_parser("use", help="register an existing ComfyUI checkout", description="Register DIR as the ComfyUI to launch.")
-    use.add_argument("dir", metavar="DIR")
+    use.add_argument("dir", metavar="DIR", type=types.nonempty)
     use.add_argument("--json", action="store_true", help="print the registered checkout as JSON")
     use.set_defaults(func=cmd_use)
 
     flags = sub.add_parser("flags", help="the flags the installed ComfyUI accepts (from its comfy/cli_args.py)")
-    flags.add_argument("--comfyui", metavar="DIR", help="the checkout (default: the registered one)")
+    flags.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="the checkout (default: the registered one)")
     flags.add_argument("--json", action="store_true", help="print JSON")
     flags.set_defaults(func=cmd_flags)
 
@@ -207,7 +210,7 @@ def register(subparsers) -> None:
         "requirements",
         help="install the checkout's requirements into backend environments (torch kept)",
     )
-    req.add_argument("--comfyui", metavar="DIR", help="the checkout (default: the registered one)")
+    req.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="the checkout (default: the registered one)")
     req.add_argument(
         "--backend", choices=("cuda", "xpu", "cpu", "all", "current"), default="all",
         help="environment(s) to install into (default: all registered; current: the interpreter running ipex)",

@@ -36,8 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("backend", metavar="BACKEND", help="cuda, xpu or cpu")
     p.add_argument("--index-url", metavar="URL", help="wheel index for torch (default: PyTorch's for the backend)")
     p.add_argument("--find-links", metavar="DIR", help="folder of wheels; without --index-url, install offline")
-    p.add_argument("--python", metavar="PY", default=sys.executable, help="interpreter to base the venv on")
-    p.add_argument("--target", metavar="DIR", help="where to create it (default: <data dir>/envs/BACKEND)")
+    p.add_argument("--python", metavar="PY", default=sys.executable, type=types.nonempty, help="interpreter to base the venv on")
+    p.add_argument("--target", metavar="DIR", type=types.nonempty, help="where to create it (default: <data dir>/envs/BACKEND)")
     p.add_argument(
         "--package",
         metavar="REQ",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import IpexError, UsageError
 from ..runtime.model import Environment
+from . import types
 from .common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_REFUSED, print_json
 
 
@@ -19,11 +20,11 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="nodes_command", metavar="SUBCOMMAND", required=True)
 
     def common(p: argparse.ArgumentParser, comfyui: bool = True) -> None:
-        p.add_argument("--manifest", type=Path, metavar="FILE",
+        p.add_argument("--manifest", type=types.nonempty_path, metavar="FILE",
                        help="use only this manifest (default: built-in catalog + config nodes.toml)")
-        p.add_argument("--lock", type=Path, metavar="FILE", help="lock file (default: config nodes.lock.json)")
+        p.add_argument("--lock", type=types.nonempty_path, metavar="FILE", help="lock file (default: config nodes.lock.json)")
         if comfyui:
-            p.add_argument("--comfyui", metavar="DIR", help="ComfyUI checkout (default: $COMFYUI_PATH or config)")
+            p.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="ComfyUI checkout (default: $COMFYUI_PATH or config)")
 
     p = sub.add_parser("lock", help="resolve refs to commits and compute hashes; write the lock file")
     p.add_argument("names", nargs="*", metavar="NAME", help="nodes to (re)fetch and hash (default: what needs it)")
@@ -61,7 +62,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("check", help="scan nodes' Python source for CUDA-only code (exit 1 if any)")
     p.add_argument("names", nargs="*", metavar="NAME", help="installed or manifest nodes (default: installed ones)")
-    p.add_argument("--path", type=Path, metavar="DIR", help="scan this directory instead")
+    p.add_argument("--path", type=types.nonempty_path, metavar="DIR", help="scan this directory instead")
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(func=cmd_check)

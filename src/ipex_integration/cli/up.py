@@ -129,6 +129,7 @@ def cmd_up(
     launch = prepare_launch(placement.ollama, environ=environ, ollama_bin=args.ollama_bin, host=args.host,
                             hardware=hardware)
 
+    warn_if_exposed(PROG, comfy_spec.listen)
     if args.dry_run:
         if args.json:
             data = {"placement": placement.to_dict(),
@@ -141,7 +142,6 @@ def cmd_up(
 
     from ..ollama.supervisor import run_up
 
-    warn_if_exposed(PROG, comfy_spec.listen)
     for warning in (*placement.warnings, *comfy_plan.warnings, *launch.server.warnings):
         err.write(f"{PROG}: warning: {warning}\n")
     err.write(f"{PROG}: ComfyUI on {_where(comfy_plan)}, Ollama on {launch.server.where}\n")
