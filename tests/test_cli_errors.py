@@ -222,3 +222,35 @@ def test_warn_if_exposed(capsys):
     assert capsys.readouterr().err.startswith("comfyui-ipex: warning: listening on 0.0.0.0,::: reachable")
     with pytest.raises(UsageError):
         common.warn_if_exposed("comfyui-ipex", "not an address!")
+
+
+# -- real processes and real children --------------------------------------------------------------------
+
+
+def test_a_probe_that_echoes_its_script_gives_a_short_error(capsys):
+    # /bin/cat as "the interpreter" echoes the 23-line probe script back on stdout.
+    code = ipex_main.main(["env", "add", "cpu", "/bin/cat"])
+    line = one_error(capsys.readouterr().err)
+    assert code == EXIT_USAGE and "/bin/cat is not a usable Python interpreter" in line
+    assert len(line) <= 320 and "\x00" not in line
+
+
+def test_long_values_are_not_echoed_whole(capsys, monkeypatch):
+    monkeypatch.setenv("IPEX_DEVICE", "x" * 5000)
+    code = ipex_main.main(["status", "--probe-timeout", "5"])
+    line = one_error(capsys.readouterr().err)
+    assert code == EXIT_USAGE and len(line) <= 320
+
+
+@pytest.mark.parametrize(("module", "argv"), [
+    ("ipex_integration.cli.benchmark", ["--budget", "nan"]),
+    ("ipex_integration.cli.main", ["up", "--port", "0"]),
+    ("ipex_integration.cli.ollama", ["serve", "--timeout", "inf"]),
+])
+def test_console_entry_points_exit_2_with_one_line(module, argv):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == EXIT_USAGE and done.stdout == ""
+    one_error(done.stderr)
