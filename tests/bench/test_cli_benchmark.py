@@ -29,7 +29,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["--devices", "cuda,tpu"], "unknown device 'tpu'; choose from: cuda, xpu, cpu"),
         (["--size", "0"], "--size values must be positive, got 0"),
         (["--size", "big"], "--size expects whole numbers, got 'big'"),
-        (["--budget", "0"], "--budget must be > 0 seconds"),
+        (["--budget", "0"], "argument --budget: must be > 0 seconds"),
         (["--sd-model", "sd3"], "unknown SD model 'sd3'; choose from: tiny, sd15, sdxl"),
         (["--format", "json,pdf"], "unknown format 'pdf'; choose from: json, csv, html, png"),
         (["--device", "cuda", "--cpu"], "--device cuda conflicts with --cpu"),
@@ -124,7 +124,7 @@ def test_compare_of_a_corrupt_file_says_so(capsys, tmp_path):
     ResultsWriter(good).save(_report(1))
     bad.write_text('{"schema": "ipex-integration/benchmark", "schema_')
     code, _, err = run_cli(capsys, "compare", str(good), str(bad))
-    assert code == 2 and "is not valid JSON" in err.splitlines()[0]
+    assert code == 4 and "is not valid JSON" in err.splitlines()[0]
 
 
 def test_console_script_help_runs_without_torch_import():

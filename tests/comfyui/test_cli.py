@@ -172,3 +172,20 @@ def test_flags_command(comfyui, capsys):
     assert "--cpu" in options and "--oneapi-device-selector" not in options
     assert ipex_main(["comfyui", "flags", "--comfyui", str(comfyui("0.3.47"))]) == 0
     assert "--cpu  (one of group vram_group)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("listen", "warned"), [("0.0.0.0", True), ("0.0.0.0,::", True), ("127.0.0.1", False)])
+def test_listening_beyond_loopback_warns(comfyui, tmp_path, capsys, listen, warned):
+    code, _, _ = launch("comfyui-ipex", ["--comfyui", str(comfyui()), "--dry-run", "--listen", listen], tmp_path)
+    err = capsys.readouterr().err
+    assert code == 0
+    assert ("comfyui-ipex: warning: listening on" in err) is warned
+
+
+@pytest.mark.parametrize("argv", [["--listen", "not an address!"], ["--comfyui", ""]])
+def test_bad_listen_or_checkout_is_one_usage_line(comfyui, tmp_path, capsys, argv):
+    args = argv if argv[0] == "--comfyui" else ["--comfyui", str(comfyui()), *argv]
+    code, _, _ = launch("comfyui-ipex", [*args, "--dry-run"], tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert len([line for line in err.splitlines() if ": error: " in line]) == 1

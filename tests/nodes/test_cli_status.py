@@ -44,7 +44,7 @@ def test_install_list_verify_check_remove(setup, capsys):
     (setup.comfyui / "custom_nodes" / "demo" / "nodes.py").write_text("edited\n")
     assert nodes("verify", *common) == 1
     assert "demo: drift" in capsys.readouterr().out
-    assert nodes("remove", "demo", *common) == 2
+    assert nodes("remove", "demo", *common) == 3  # refused: local edits (errors.EXIT_REFUSED)
     assert "local edits" in capsys.readouterr().err
     assert nodes("remove", "demo", "--force", *common) == 0
     assert not (setup.comfyui / "custom_nodes" / "demo").exists()
@@ -53,7 +53,7 @@ def test_install_list_verify_check_remove(setup, capsys):
 def test_install_failure_is_one_line_and_nonzero(setup, capsys):
     setup.manifest.write_text(manifest_text("demo", setup.repo.url, setup.rev,
                                             "sha256-tMmERf4y7sfuEGao7JHC7FLjBgPuViCtHxr8f9NnHzo="))
-    assert nodes("install", "demo", *setup.base) == 1
+    assert nodes("install", "demo", *setup.base) == 4  # failed (errors.EXIT_FAILED)
     err = capsys.readouterr().err
     assert err.startswith("ipex: error: demo: hash mismatch") and "Traceback" not in err
 
@@ -93,3 +93,14 @@ def test_status_section(setup, monkeypatch, isolated_home):
     by_name = {r.name: r for r in checks(ctx)}
     assert by_name["demo"].level is Level.WARNING and "files changed" in by_name["demo"].detail
     assert all(r.section == "Custom nodes" for r in by_name.values())
+
+
+def test_install_and_remove_refusals_share_exit_code_3(setup, capsys):
+    # A directory ipex did not install: install and remove both refuse it the same way (errors.EXIT_REFUSED).
+    (setup.comfyui / "custom_nodes" / "demo").mkdir(parents=True)
+    assert nodes("install", "demo", *setup.base) == 3
+    assert "exists and was not installed by ipex" in capsys.readouterr().err
+    common = setup.base[:-1]
+    assert nodes("remove", "demo", *common) == 3
+    err = capsys.readouterr().err
+    assert "was not installed by ipex" in err and err.count("error:") == 1

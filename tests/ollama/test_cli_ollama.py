@@ -81,8 +81,10 @@ def test_usage(capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["serve", "--json"], "--json only goes with --dry-run"),
-    (["serve", "--timeout", "soon"], "--timeout expects seconds"),
-    (["serve", "--timeout", "0"], "--timeout must be > 0"),
+    (["serve", "--timeout", "soon"], "--timeout: not a number of seconds"),
+    (["serve", "--timeout", "0"], "--timeout: must be > 0"),
+    (["serve", "--timeout", "inf"], "--timeout: expected a finite number"),
+    (["serve", "--host", ""], "must not be empty"),
     (["serve", "--host"], "--host needs a value"),
     (["serve", "--host", "127.0.0.1:99999", "--dry-run"], "out of range"),
     (["serve", "--cpu", "--cuda"], "conflicting flags"),

@@ -245,11 +245,14 @@ class BenchReport:
             raise UsageError(
                 f"results file has schema version {version}, this ipex-benchmark reads version {SCHEMA_VERSION}"
             )
+        complete = data.get("complete", True)
+        if not isinstance(complete, bool):  # "no" would read as true
+            raise UsageError(f"malformed results file: 'complete' is {complete!r}, not true or false")
         return cls(
             created=data["created"],
             command=list(data.get("command") or []),
             config=dict(data.get("config") or {}),
             system=dict(data.get("system") or {}),
             runs=[DeviceRun.from_dict(r) for r in data.get("runs") or []],
-            complete=bool(data.get("complete", True)),
+            complete=complete,
         )

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import UsageError
 from ..plan.vocabulary import BACKEND_CHOICES, SPEC_HELP, priority_text
-from . import common
+from . import common, types
 
 PROG = "ipex-benchmark"
 SUBCOMMANDS = ("run", "compare", "llm")
@@ -62,11 +62,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--dtype", metavar="LIST", help="fp32, tf32, fp16, bf16, comma-separated (default: per op)")
     what.add_argument("--size", metavar="LIST", help="matmul sizes N (N x N x N), also the N x N elementwise tensors")
     what.add_argument("--graph", action="store_true", help="also time CUDA/XPU graph replays (launch overhead removed)")
-    what.add_argument("--warmup", type=float, metavar="S", help="warm-up seconds per measurement (default: per suite)")
-    what.add_argument("--budget", type=float, metavar="S", help="timed seconds per measurement (default: per suite)")
+    what.add_argument("--warmup", type=types.nonnegative_seconds, metavar="S", help="warm-up seconds per measurement (default: per suite)")
+    what.add_argument("--budget", type=types.positive_seconds, metavar="S", help="timed seconds per measurement (default: per suite)")
     what.add_argument("--sd-model", help="SD model: tiny, sd15, sdxl (default: tiny on CPU, sd15 on GPUs)")
-    what.add_argument("--sd-steps", type=int, metavar="N", help="denoising steps of the SD pipeline")
-    what.add_argument("--sd-resolution", type=int, metavar="PX", help="SD image side in pixels")
+    what.add_argument("--sd-steps", type=types.count(maximum=1000), metavar="N", help="denoising steps of the SD pipeline")
+    what.add_argument("--sd-resolution", type=types.count(minimum=8, maximum=8192), metavar="PX", help="SD image side in pixels")
     what.add_argument("--seed", type=int, default=0, help="random seed for inputs and weights (default: 0)")
     where = parser.add_argument_group("where to run")
     choice = where.add_mutually_exclusive_group()
@@ -78,7 +78,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_device_arguments(parser)
     out = parser.add_argument_group("output")
-    out.add_argument("--output", metavar="DIR", type=Path, help="results directory (default: new, under the data dir)")
+    out.add_argument("--output", metavar="DIR", type=types.nonempty_path, help="results directory (default: new, under the data dir)")
     out.add_argument("--force", action="store_true",
                      help="replace results.json (and its siblings) in --output; by default a new run there is "
                           "written as results-2.json, results-3.json, ...")
@@ -88,8 +88,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("old", type=Path, metavar="OLD.json")
-    parser.add_argument("new", type=Path, metavar="NEW.json")
+    parser.add_argument("old", type=types.nonempty_path, metavar="OLD.json")
+    parser.add_argument("new", type=types.nonempty_path, metavar="NEW.json")
     parser.add_argument(
         "--fail-above", default="10%", metavar="PCT", help="exit 1 when an op got slower by more than this (10%%)"
     )
@@ -112,7 +112,7 @@ def _add_subcommands(subparsers: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = common.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"ipex-integration {__version__}")
     _add_subcommands(parser.add_subparsers(dest="command", metavar="{run,compare,llm}"))
     return parser
@@ -302,19 +302,20 @@ def _exit_code(report: Any) -> int:
     bad = any(r.error for r in report.runs) or any(
         m.status is Status.FAILED for r in report.runs for m in r.measurements
     )
-    return common.EXIT_FAILED if bad else common.EXIT_OK
+    return common.EXIT_NEGATIVE if bad else common.EXIT_OK
 
 
 # -- compare ----------------------------------------------------------------------------------------
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare two result files op by op; exit 1 when an op got slower by more than --fail-above."""
-    from ..bench.report.compare import compare_reports, parse_threshold, render_compare
-    from ..bench.report.writer import load_report
+    """Compare two result files op by op. Exit 0: no regression; 1: an op got slower by more than
+    --fail-above (or broke); 4: could not compare (a damaged file, nothing in common, an incomplete run)."""
+    from ..bench.report.compare import compare_reports, load_for_compare, parse_threshold, render_compare
 
     threshold = parse_threshold(args.fail_above)
-    result = compare_reports(load_report(args.old), load_report(args.new), fail_above=threshold)
+    old, new = load_for_compare(args.old, "old"), load_for_compare(args.new, "new")
+    result = compare_reports(old, new, fail_above=threshold)
     if args.json:
         common.print_json(result.to_dict())
     else:
@@ -329,9 +330,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help", "--version"):
         argv = ["run", *argv]  # `run` is the default command
-    args = build_parser().parse_args(argv)
+    return common.run_cli(lambda: _run(argv), debug=common.wants_debug(argv), prog=PROG)
+
+
+def _run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)  # inside the error boundary: a bad flag is one line and exit 2
     args._argv = argv
-    return common.run_cli(lambda: args.func(args), debug=getattr(args, "debug", False), prog=PROG)
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from ..errors import UsageError
-from . import common
+from . import common, types
 
 PROG = "ipex-benchmark llm"
 DEFAULT_FORMATS = "json,csv,html"
@@ -36,17 +36,17 @@ def add_llm_parser(subparsers: Any) -> argparse.ArgumentParser:
     what.add_argument("--api", choices=APIS, default="ollama",
                       help="ollama (/api/*, with the server's own counters) or openai (/v1/chat/completions)")
     what.add_argument("--endpoint", choices=ENDPOINTS, default="generate", help="Ollama endpoint (default: generate)")
-    what.add_argument("--trials", type=int, default=5, metavar="N", help="timed requests (default 5)")
-    what.add_argument("--warmup", type=int, default=1, metavar="N", help="untimed requests first (default 1)")
-    what.add_argument("--load-trials", type=int, default=1, metavar="N",
+    what.add_argument("--trials", type=types.count(), default=5, metavar="N", help="timed requests (default 5)")
+    what.add_argument("--warmup", type=types.count(minimum=0), default=1, metavar="N", help="untimed requests first (default 1)")
+    what.add_argument("--load-trials", type=types.count(minimum=0), default=1, metavar="N",
                       help="cold loads to time: unload, then one short request (Ollama only; 0 skips; default 1)")
-    what.add_argument("--prompt-tokens", type=int, default=512, metavar="N", help="prompt length in words (default 512)")
-    what.add_argument("--max-tokens", type=int, default=128, metavar="N", help="tokens to generate (default 128)")
+    what.add_argument("--prompt-tokens", type=types.count(), default=512, metavar="N", help="prompt length in words (default 512)")
+    what.add_argument("--max-tokens", type=types.count(), default=128, metavar="N", help="tokens to generate (default 128)")
     what.add_argument("--seed", type=int, default=0, help="prompt and sampling seed (default 0)")
-    what.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds per request (default 600)")
+    what.add_argument("--timeout", type=types.positive_seconds, default=600.0, metavar="S", help="seconds per request (default 600)")
     what.add_argument("--api-key", help="bearer token for an OpenAI-compatible server (default: $OPENAI_API_KEY)")
     out = parser.add_argument_group("output")
-    out.add_argument("--output", type=Path, metavar="DIR", help="results directory (default: a new one under the data dir)")
+    out.add_argument("--output", type=types.nonempty_path, metavar="DIR", help="results directory (default: a new one under the data dir)")
     out.add_argument("--force", action="store_true",
                      help="replace results.json (and its siblings) in --output; by default a new run there is "
                           "written as results-2.json, results-3.json, ...")
@@ -92,7 +92,7 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
         for fmt, path in written.items():
             stream.write(f"{fmt}: {path}\n")
     failed = any(m.status.value == "failed" for r in report.runs for m in r.measurements)
-    return common.EXIT_FAILED if failed else common.EXIT_OK
+    return common.EXIT_NEGATIVE if failed else common.EXIT_OK
 
 
 def default_output_dir(environ: Mapping[str, str]) -> Path:

@@ -18,7 +18,8 @@ from ..plan.flags import DeviceFlags, split_device_flags
 from ..plan.model import DevicePlan, DeviceRequest
 from ..plan.vocabulary import BACKEND_CHOICES, FORCE_FLAG, LONG_NAME, backend_of_flag, priority_text
 from ..runtime.model import Backend
-from .common import EXIT_OK, print_json, run_cli
+from . import types
+from .common import EXIT_OK, print_json, run_cli, warn_if_exposed
 
 Resolver = Callable[..., DevicePlan]
 
@@ -79,6 +80,8 @@ def split_launcher_flags(argv: Sequence[str]) -> tuple[LauncherFlags, list[str]]
         argv, switches=("--disable-ipex",), valued={"--comfyui": "a directory, e.g. --comfyui ~/ComfyUI"}
     )
     comfyui = next((f.value for f in reversed(taken) if f.name == "--comfyui"), None)
+    if comfyui is not None and not comfyui.strip():
+        raise UsageError("--comfyui must not be empty", hint="e.g. --comfyui ~/ComfyUI")
     return LauncherFlags(comfyui, any(f.name == "--disable-ipex" for f in taken)), rest
 
 
@@ -133,6 +136,7 @@ def launch(
     prepared = prepare_launch(lambda: _request(prog, device_flags, environ), passthrough,
                               comfyui=launcher.comfyui, prog=prog, disable_ipex=launcher.disable_ipex,
                               environ=environ, resolve=resolve)
+    warn_if_exposed(prog, prepared.spec.listen)
     if device_flags.dry_run:
         if device_flags.json:
             data = prepared.to_dict()
@@ -177,7 +181,7 @@ def register(subparsers) -> None:
         description="Clone ComfyUI (default: its newest release), install requirements.txt into the backend "
         "environments without replacing their torch, and register the checkout.",
     )
-    install.add_argument("--dir", help="where to put it (default: the data dir's ComfyUI/); must not exist or be empty")
+    install.add_argument("--dir", type=types.nonempty, help="where to put it (default: the data dir's ComfyUI/); must not exist or be empty")
     install.add_argument("--ref", help="release tag, branch or commit (default: the newest vX.Y.Z tag)")
     install.add_argument("--repo", default=None, help="git URL (file:// and local paths work; default: Comfy-Org/ComfyUI)")
     _backend_argument(install)
@@ -186,12 +190,12 @@ def register(subparsers) -> None:
     install.set_defaults(func=cmd_install)
 
     use = sub.add_parser("use", help="register an existing ComfyUI checkout", description="Register DIR as the ComfyUI to launch.")
-    use.add_argument("dir", metavar="DIR")
+    use.add_argument("dir", metavar="DIR", type=types.nonempty)
     use.add_argument("--json", action="store_true", help="print the registered checkout as JSON")
     use.set_defaults(func=cmd_use)
 
     flags = sub.add_parser("flags", help="the flags the installed ComfyUI accepts (from its comfy/cli_args.py)")
-    flags.add_argument("--comfyui", metavar="DIR", help="the checkout (default: the registered one)")
+    flags.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="the checkout (default: the registered one)")
     flags.add_argument("--json", action="store_true", help="print JSON")
     flags.set_defaults(func=cmd_flags)
 
@@ -199,7 +203,7 @@ def register(subparsers) -> None:
         "requirements",
         help="install the checkout's requirements into backend environments (torch kept)",
     )
-    req.add_argument("--comfyui", metavar="DIR", help="the checkout (default: the registered one)")
+    req.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="the checkout (default: the registered one)")
     req.add_argument(
         "--backend", choices=(*BACKEND_CHOICES, "all", "current"), default="all",
         help="environment(s) to install into (default: all registered; current: the interpreter running ipex)",

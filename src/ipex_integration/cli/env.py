@@ -7,7 +7,7 @@ import sys
 
 from ..errors import EnvironmentSetupError, UsageError
 from ..runtime.model import Backend, Environment, RuntimeInfo
-from . import common
+from . import common, types
 
 IPEX_NOTE = "IPEX {v} is installed: discontinued upstream after 2.8; torch.xpu replaces it (not required)"
 
@@ -36,8 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("backend", metavar="BACKEND", help="cuda, xpu or cpu")
     p.add_argument("--index-url", metavar="URL", help="wheel index for torch (default: PyTorch's for the backend)")
     p.add_argument("--find-links", metavar="DIR", help="folder of wheels; without --index-url, install offline")
-    p.add_argument("--python", metavar="PY", default=sys.executable, help="interpreter to base the venv on")
-    p.add_argument("--target", metavar="DIR", help="where to create it (default: <data dir>/envs/BACKEND)")
+    p.add_argument("--python", metavar="PY", default=sys.executable, type=types.nonempty, help="interpreter to base the venv on")
+    p.add_argument("--target", metavar="DIR", type=types.nonempty, help="where to create it (default: <data dir>/envs/BACKEND)")
     p.add_argument(
         "--package",
         metavar="REQ",
@@ -60,18 +60,8 @@ def register(subparsers) -> None:
 
 def _timeout_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--timeout", metavar="S", type=_seconds, default=30.0, help="seconds to wait for each probe (default 30)"
+        "--timeout", metavar="S", type=types.positive_seconds, default=30.0, help="seconds to wait for each probe (default 30)"
     )
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 def _no_subcommand(parser: argparse.ArgumentParser) -> int:
@@ -196,7 +186,7 @@ def cmd_check(args) -> int:
             )
     if not envs:
         print("no backend environment registered: `ipex env create cuda|xpu|cpu` or `ipex env add`", file=sys.stderr)
-        return common.EXIT_FAILED
+        return common.EXIT_NEGATIVE
     hardware = _hardware()
     results = []
     for env in envs:
@@ -224,7 +214,7 @@ def cmd_check(args) -> int:
                 print(f"  problem: {line}")
             for line in notes:
                 print(f"  note: {line}")
-    return common.EXIT_FAILED if failed else common.EXIT_OK
+    return common.EXIT_NEGATIVE if failed else common.EXIT_OK
 
 
 def _missing(info: RuntimeInfo) -> bool:

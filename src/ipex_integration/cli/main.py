@@ -15,7 +15,7 @@ COMMAND_MODULES = ("devices", "status", "env", "comfyui", "nodes", "service", "u
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = common.ArgumentParser(
         prog="ipex",
         description="Run AI workloads on the GPU you choose (NVIDIA CUDA, Intel XPU or CPU), and measure them.",
     )
@@ -33,8 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    return common.run_cli(lambda: _run(argv), debug=common.wants_debug(argv))
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # inside the error boundary: a bad flag is one line and exit 2
     if args.help_gpu:
         from ..plan.helpgpu import HELP_GPU
 
@@ -43,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return common.EXIT_USAGE
-    return common.run_cli(lambda: args.func(args), debug=args.debug)
+    return args.func(args)
 
 
 if __name__ == "__main__":

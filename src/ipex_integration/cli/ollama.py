@@ -9,6 +9,7 @@ Our flags are taken out of the command line wherever they appear; everything els
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ from ..hardware.model import HardwareReport
 from ..plan.flags import split_device_flags
 from ..plan.vocabulary import VENDOR_NAME, priority_text
 from .common import EXIT_OK, EXIT_USAGE, run_cli
+from .types import positive_seconds
 
 PROG = "ollama-ipex"
 USAGE = f"""\
@@ -55,11 +57,11 @@ def split_ollama_flags(argv: Sequence[str]) -> tuple[OllamaFlags, list[str]]:
     timeout = None
     if "timeout" in values:
         try:
-            timeout = float(values["timeout"])
-        except ValueError:
-            raise UsageError(f"--timeout expects seconds, got {values['timeout']!r}") from None
-        if not timeout > 0:
-            raise UsageError(f"--timeout must be > 0 seconds, got {values['timeout']}")
+            timeout = positive_seconds(values["timeout"])  # the check every --timeout gets
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"--timeout: {exc}") from None
+    if values.get("ollama_bin") == "" or values.get("host") == "":
+        raise UsageError("--ollama-bin and --host must not be empty")
     return OllamaFlags(values.get("ollama_bin"), values.get("host"), timeout), rest
 
 

@@ -19,7 +19,8 @@ from ..errors import UsageError
 from ..plan.flags import add_device_arguments, request_from_args
 from ..plan.model import DevicePlan
 from ..proc import Runner, run_command
-from .common import EXIT_FAILED, EXIT_OK, print_json
+from . import types
+from .common import EXIT_NEGATIVE, EXIT_OK, print_json
 
 PROGRAM_CHOICES = ("comfyui", "ollama")
 
@@ -43,13 +44,13 @@ def register(subparsers) -> None:
     install.add_argument("program", choices=PROGRAM_CHOICES)
     _scope_arguments(install)
     add_device_arguments(install)
-    install.add_argument("--listen", default="127.0.0.1", metavar="ADDR",
+    install.add_argument("--listen", default="127.0.0.1", metavar="ADDR", type=types.listen,
                          help="address to listen on (default 127.0.0.1: this machine only)")
-    install.add_argument("--port", type=int, default=None, metavar="N", help="port (default: ComfyUI 8188, Ollama 11434)")
-    install.add_argument("--run-as", metavar="USER", help="system units: the user the service runs as")
-    install.add_argument("--comfyui", metavar="DIR", help="ComfyUI checkout to pin (default: the one found now)")
+    install.add_argument("--port", type=types.port, default=None, metavar="N", help="port (default: ComfyUI 8188, Ollama 11434)")
+    install.add_argument("--run-as", metavar="USER", type=types.nonempty, help="system units: the user the service runs as")
+    install.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="ComfyUI checkout to pin (default: the one found now)")
     install.add_argument("--ollama-bin", metavar="PATH", help="ollama binary to pin (default: `ollama` on PATH now)")
-    install.add_argument("--launcher", metavar="PATH", help="the launcher to run (default: beside this ipex)")
+    install.add_argument("--launcher", metavar="PATH", type=types.nonempty, help="the launcher to run (default: beside this ipex)")
     install.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                          help="a variable for the service (repeatable)")
     install.add_argument("--extra-args", action="append", default=[], metavar="'ARGS'",
@@ -78,7 +79,7 @@ def register(subparsers) -> None:
 
 def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", action="store_true", help="a unit of your own systemd (systemctl --user)")
-    parser.add_argument("--unit-dir", metavar="DIR",
+    parser.add_argument("--unit-dir", metavar="DIR", type=types.nonempty,
                         help="unit directory (default: /etc/systemd/system, or ~/.config/systemd/user with --user)")
 
 
@@ -197,7 +198,7 @@ def cmd_remove(
     else:
         out.write(f"{result.unit}: {result.action} ({result.path})\n")
         out.write("".join(f"note: {w}\n" for w in warnings))
-    return EXIT_OK if result.action != "not installed" else EXIT_FAILED
+    return EXIT_OK if result.action != "not installed" else EXIT_NEGATIVE
 
 
 def cmd_status(

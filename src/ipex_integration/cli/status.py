@@ -68,4 +68,4 @@ def run(
         render.print_rich(checks, final, ok)
     else:
         stream.write(render.to_text(checks, final) + "\n")
-    return common.EXIT_OK if ok else common.EXIT_FAILED
+    return common.EXIT_OK if ok else common.EXIT_NEGATIVE

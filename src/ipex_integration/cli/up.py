@@ -20,7 +20,8 @@ from typing import Any, Callable, Mapping, Sequence, TextIO
 from ..hardware.model import HardwareReport
 from ..plan.model import DevicePlan
 from ..plan.vocabulary import where_text
-from .common import EXIT_OK, run_cli
+from . import types
+from .common import EXIT_OK, ArgumentParser, run_cli, warn_if_exposed
 
 PROG = "ipex up"
 DESCRIPTION = ("Start ComfyUI and Ollama together, each on its own GPU when two are present: ComfyUI on the "
@@ -33,21 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..plan.vocabulary import SPEC_HELP
 
     place = parser.add_argument_group("placement")
-    place.add_argument("--comfyui-device", metavar="SPEC", help=f"ComfyUI's device: {SPEC_HELP} (default: placed for you)")
-    place.add_argument("--ollama-device", metavar="SPEC", help=f"Ollama's device: {SPEC_HELP} (default: placed for you)")
-    place.add_argument("--results", metavar="FILE",
+    place.add_argument("--comfyui-device", metavar="SPEC", type=types.nonempty, help=f"ComfyUI's device: {SPEC_HELP} (default: placed for you)")
+    place.add_argument("--ollama-device", metavar="SPEC", type=types.nonempty, help=f"Ollama's device: {SPEC_HELP} (default: placed for you)")
+    place.add_argument("--results", metavar="FILE", type=types.nonempty,
                        help="benchmark results deciding the fastest GPU (default: the newest under the data dir)")
     place.add_argument("--dry-run", action="store_true", help="show the placement, plans and commands; start nothing")
     place.add_argument("--json", action="store_true", help="with --dry-run: print it as JSON")
     comfy = parser.add_argument_group("ComfyUI")
-    comfy.add_argument("--comfyui", metavar="DIR", help="the checkout (default: $COMFYUI_PATH, else the registered one)")
-    comfy.add_argument("--port", type=int, metavar="N", help="ComfyUI's port (default: ComfyUI's, 8188)")
-    comfy.add_argument("--listen", metavar="ADDR", help="ComfyUI's address (default 127.0.0.1)")
+    comfy.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="the checkout (default: $COMFYUI_PATH, else the registered one)")
+    comfy.add_argument("--port", type=types.port, metavar="N", help="ComfyUI's port (default: ComfyUI's, 8188)")
+    comfy.add_argument("--listen", metavar="ADDR", type=types.listen, help="ComfyUI's address (default 127.0.0.1)")
     comfy.add_argument("--disable-ipex", action="store_true", help="never import intel_extension_for_pytorch")
     ollama = parser.add_argument_group("Ollama")
-    ollama.add_argument("--ollama-bin", metavar="PATH", help="the ollama binary (default: config, else PATH)")
-    ollama.add_argument("--host", metavar="HOST:PORT", help="Ollama's address (default: $OLLAMA_HOST, else 127.0.0.1:11434)")
-    ollama.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    ollama.add_argument("--ollama-bin", metavar="PATH", type=types.nonempty, help="the ollama binary (default: config, else PATH)")
+    ollama.add_argument("--host", metavar="HOST:PORT", type=types.nonempty, help="Ollama's address (default: $OLLAMA_HOST, else 127.0.0.1:11434)")
+    ollama.add_argument("--timeout", type=types.positive_seconds, default=60.0, metavar="S",
                         help="seconds to wait for Ollama to answer (default 60)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("comfyui_args", nargs=argparse.REMAINDER, metavar="-- COMFYUI FLAGS",
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def up_main(argv: Sequence[str], **seams: Any) -> int:
     """`ipex up` on its own (tests): parse argv, then cmd_up with the given seams."""
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser = ArgumentParser(prog=PROG, description=DESCRIPTION)
     add_arguments(parser)
     return cmd_up(parser.parse_args(list(argv)), **seams)
 
@@ -104,6 +105,7 @@ def cmd_up(
     placement, launch = up.placement, up.ollama
     checkout, comfy_plan, comfy_spec = up.comfyui.checkout, up.comfyui.plan, up.comfyui.spec
 
+    warn_if_exposed(PROG, comfy_spec.listen)
     if args.dry_run:
         if args.json:
             out.write(json.dumps(up.to_dict(), indent=2, default=str) + "\n")

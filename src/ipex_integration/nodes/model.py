@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
-from ..errors import IpexError
+from ..errors import EXIT_REFUSED, IpexError
 
 
 class NodeError(IpexError):
     """Locking, fetching, installing, verifying or removing a custom node failed; the message says what happened."""
+
+
+class NodeRefused(NodeError):
+    """We will not replace or delete a node directory ipex did not install, or one with local edits (--force)."""
+
+    exit_code = EXIT_REFUSED
 
 
 @dataclass(frozen=True)

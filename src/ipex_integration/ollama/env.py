@@ -126,6 +126,12 @@ def ollama_environment(
     else:
         b.setdefault("OLLAMA_HOST", DEFAULT_HOST)
     effective_host = b.env.get("OLLAMA_HOST") or b.kept["OLLAMA_HOST"]
+    from ..net import exposure_warning
+    from .serve import parse_host  # serve imports this module: imported here, not at the top
+
+    exposed = exposure_warning(parse_host(effective_host).host)
+    if exposed:
+        b.warnings.append(exposed)
 
     if plan.backend is Backend.CUDA:
         path = _cuda(plan, build, b)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..errors import UsageError
+from ..net import check_host
 from ..paths import cache_dir
 from ..proc import Child, ensure_port_free, forward_signals, shell_code
 from . import OllamaError, OllamaStartError
@@ -79,16 +80,27 @@ def parse_host(value: str | None) -> HostAddress:
     if not host:
         host = "127.0.0.1"
     try:
+        host = check_host(host)
+    except UsageError as exc:
+        raise UsageError(f"bad host in {_shown(value)}: {exc.message}", hint=f"e.g. --host {DEFAULT_HOST}") from None
+    try:
         number = int(port)
     except ValueError:
-        raise UsageError(f"invalid port in host {value!r}", hint=f"e.g. --host {DEFAULT_HOST}") from None
+        raise UsageError(f"invalid port in host {_shown(value)}", hint=f"e.g. --host {DEFAULT_HOST}") from None
     if not 0 < number <= 65535:
-        raise UsageError(f"port {number} in host {value!r} is out of range (1-65535)", hint=f"e.g. --host {DEFAULT_HOST}")
+        raise UsageError(f"port {number} in host {_shown(value)} is out of range (1-65535)", hint=f"e.g. --host {DEFAULT_HOST}")
     return HostAddress(scheme, host, number)
+
+
+def _shown(value: str | None) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _split_host_port(text: str) -> tuple[str, str | None]:
     if text.startswith("["):
+        if "]" not in text:
+            raise UsageError(f"unclosed [ in host {_shown(text)}", hint="e.g. --host [::1]:11434")
         host, _, tail = text[1:].partition("]")
         return host, tail[1:] if tail.startswith(":") else None
     if text.count(":") == 1:

@@ -148,6 +148,10 @@ def _build_request(
         if index is not None and index < 0:
             raise UsageError(f"{flag} {index}: device numbers start at 0", hint="`ipex devices` lists them")
 
+    if intel_device is not None and cuda_device is not None and not backend_flags:
+        # Without --cuda/--xpu nothing says which of the two to use: refused rather than silently auto.
+        raise UsageError(f"conflicting flags: --cuda-device {cuda_device} and --intel-device {intel_device}",
+                         hint="pick one GPU: drop one of them, or add --cuda or --xpu to say which backend")
     backend: Backend | None
     if backend_flags:
         backend, source = _BACKEND_FLAGS[backend_flags[0]], backend_flags[0]

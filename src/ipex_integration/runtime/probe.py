@@ -123,8 +123,12 @@ def _locate(python: str) -> str | None:
 # --- parsing -------------------------------------------------------------------------------------------------
 
 
-def _tail(text: str) -> str:
-    text = text.strip()
+def _tail(text: str, lines: int = 3) -> str:
+    """The end of a child's output, fit for a one-line error: its last few lines (`/bin/cat` as the
+    interpreter echoes the whole probe script), at most _TAIL_CHARS."""
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    text = "\n".join(kept[-lines:])
+    text = ("..." if len(kept) > lines else "") + text
     return text if len(text) <= _TAIL_CHARS else "..." + text[-_TAIL_CHARS:]
 
 

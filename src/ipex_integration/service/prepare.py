@@ -7,7 +7,6 @@ machine instead of depending on the one they run on.
 from __future__ import annotations
 
 import grp
-import ipaddress
 import os
 import pwd
 import shutil
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ..net import exposure_warning
 from ..paths import HOME_VARIABLE
 from ..plan.model import DevicePlan
 from ..runtime.model import Backend
@@ -134,13 +134,6 @@ def find_launcher(program: str, machine: Machine, explicit: str | None = None) -
     )
 
 
-def _is_loopback(listen: str) -> bool:
-    try:
-        return all(ipaddress.ip_address(h.strip().strip("[]")).is_loopback for h in listen.split(","))
-    except ValueError:
-        return listen.strip() == "localhost"
-
-
 # The folders of a ComfyUI checkout that ComfyUI writes (outputs, uploads, its temp folder, user settings and
 # its database): the unit's ReadWritePaths, instead of the whole checkout.
 COMFYUI_WRITABLE = ("output", "input", "temp", "user")
@@ -211,9 +204,9 @@ def prepare_spec(
         for path in pins.writable:
             if not Path(path).exists():
                 notes.append(f"{path} does not exist yet; the unit can write there only once it does")
-    if not _is_loopback(options.listen):
-        notes.append(f"listening on {options.listen}: reachable from other machines, and neither ComfyUI "
-                     "nor Ollama asks for a password")
+    exposed = exposure_warning(options.listen)
+    if exposed:
+        notes.append(exposed)
 
     environment = dict(options.environment)
     if plan.backend is not Backend.CPU and plan.device_index is None:

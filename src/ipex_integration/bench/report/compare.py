@@ -8,6 +8,11 @@ bound ops, else TFLOP/s) and falls back to inverted median times, so above 1 alw
 
 An op that measured fine in OLD and fails or runs out of memory in NEW is a regression too ("broken"):
 a CI gate that let a crash through because it has no time would be a poor gate.
+
+Exit codes (docs/exit-codes.md): 0 no regression, 1 regression found (only then), 4 could not compare: a file
+unreadable or of the wrong shape, no op in common, an op marked ok whose numbers are missing, NaN or not
+numbers ("invalid", never "same"), or an incomplete run (`complete: false`) without a regression: a gate must
+not pass on a run that stopped half-way.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ...errors import UsageError
+from ...errors import FailedError, IpexError, UsageError
 from ..model import BenchReport, DeviceRun, Measurement, Status
 from .fmt import fmt_number
 from .metrics import measurement_rate
@@ -28,10 +33,13 @@ REGRESSION = "regression"
 BROKEN = "broken"  # ok in OLD, failed/oom in NEW
 IMPROVEMENT = "improvement"
 SAME = "same"
+INVALID = "invalid"  # marked ok, but its numbers are missing, NaN or not numbers: the file is damaged
 FIXED = "fixed"  # failed/oom in OLD, ok in NEW
 NOT_COMPARABLE = "not comparable"
 _BAD = {Status.FAILED, Status.OOM}
-_STYLE = {REGRESSION: "bold red", BROKEN: "bold red", IMPROVEMENT: "green", FIXED: "green", NOT_COMPARABLE: "dim"}
+_STYLE = {REGRESSION: "bold red", BROKEN: "bold red", IMPROVEMENT: "green", FIXED: "green", NOT_COMPARABLE: "dim",
+          INVALID: "bold yellow"}
+EXIT_NO_REGRESSION, EXIT_REGRESSION, EXIT_CANNOT_COMPARE = 0, 1, 4
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class CompareResult:
     only_old: tuple[str, ...] = ()  # "device: key" of ops only in OLD
     only_new: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    incomplete: tuple[str, ...] = ()  # "old" / "new": files from a run that stopped before the end
 
     @property
     def regressions(self) -> list[CompareRow]:
@@ -70,14 +79,33 @@ class CompareResult:
         return [r for r in self.rows if r.verdict in (IMPROVEMENT, FIXED)]
 
     @property
+    def invalid(self) -> list[CompareRow]:
+        return [r for r in self.rows if r.verdict == INVALID]
+
+    @property
+    def cannot_compare(self) -> str | None:
+        """Why no verdict can be given (exit 4), or None."""
+        if not self.rows:
+            return "the two files have no op in common"
+        if self.invalid:
+            return f"{len(self.invalid)} op(s) marked ok have missing or non-numeric times"
+        if self.incomplete:
+            return f"the {' and '.join(self.incomplete)} file is from an incomplete run"
+        return None
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.regressions else 0
+        if self.regressions:
+            return EXIT_REGRESSION
+        return EXIT_CANNOT_COMPARE if self.cannot_compare else EXIT_NO_REGRESSION
 
     def to_dict(self) -> dict:
         return {
             "fail_above": self.fail_above,
             "regressions": len(self.regressions),
             "exit_code": self.exit_code,
+            "cannot_compare": self.cannot_compare,
+            "incomplete": list(self.incomplete),
             "rows": [asdict(r) | {"change_pct": r.change_pct} for r in self.rows],
             "only_old": list(self.only_old),
             "only_new": list(self.only_new),
@@ -100,8 +128,29 @@ def parse_threshold(text: str | float) -> float:
     return value
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _damage(m: Measurement) -> str | None:
+    """Why an ok measurement's numbers cannot be used (a damaged or hand-edited file), or None."""
+    median = m.stats.median_s
+    if not _finite(median) or median <= 0:
+        return f"median {median!r} is not a positive number"
+    for name in ("flops", "bytes_moved", "items"):
+        value = getattr(m, name)
+        if value is not None and not _finite(value):
+            return f"{name} {value!r} is not a number"
+    return None
+
+
 def _rate(m: Measurement) -> tuple[float | None, str]:
-    return measurement_rate(m) or (None, "")
+    rate = measurement_rate(m)
+    return rate if rate and _finite(rate[0]) and rate[0] > 0 else (None, "")
+
+
+def _noisy(m: Measurement) -> bool:
+    return _finite(m.stats.iqr_s) and m.stats.noisy
 
 
 def _compare_one(device: str, old: Measurement, new: Measurement, fail_above: float) -> CompareRow:
@@ -109,6 +158,9 @@ def _compare_one(device: str, old: Measurement, new: Measurement, fail_above: fl
     old_ok = old.status is Status.OK and old.stats is not None
     new_ok = new.status is Status.OK and new.stats is not None
     if old_ok and new_ok:
+        damage = [f"{side}: {why}" for side, why in (("old", _damage(old)), ("new", _damage(new))) if why]
+        if damage:
+            return CompareRow(metric="", old=None, new=None, ratio=None, verdict=INVALID, note="; ".join(damage), **base)
         (old_rate, old_unit), (new_rate, new_unit) = _rate(old), _rate(new)
         if old_rate and new_rate and old_unit == new_unit:
             metric, old_v, new_v, ratio = old_unit, old_rate, new_rate, new_rate / old_rate
@@ -123,7 +175,7 @@ def _compare_one(device: str, old: Measurement, new: Measurement, fail_above: fl
             verdict = IMPROVEMENT
         else:
             verdict = SAME
-        noisy = old.stats.noisy or new.stats.noisy
+        noisy = _noisy(old) or _noisy(new)
         return CompareRow(metric=metric, old=old_v, new=new_v, ratio=ratio, verdict=verdict, noisy=noisy, **base)
     if old_ok and new.status in _BAD:
         return CompareRow(metric="", old=None, new=None, ratio=None, verdict=BROKEN,
@@ -187,13 +239,46 @@ def compare_reports(old: BenchReport, new: BenchReport, *, fail_above: float) ->
         only_old += [f"{name}: {k}" for k in old_by_key if k not in new_keys]
     notes += [f"device only in old file: {r.label} ({len(r.measurements)} ops)" for r in only_old_runs]
     notes += [f"device only in new file: {r.label} ({len(r.measurements)} ops)" for r in only_new_runs]
+    incomplete = []
     for label, report in (("old", old), ("new", new)):
-        if not report.complete:
+        if report.complete is not True:
+            incomplete.append(label)
             notes.append(f"the {label} file is from an incomplete run")
     differing = sorted(k for k in set(old.config) | set(new.config) if old.config.get(k) != new.config.get(k))
     if differing:
         notes.append("configurations differ in: " + ", ".join(differing))
-    return CompareResult(tuple(rows), fail_above, tuple(only_old), tuple(only_new), tuple(notes))
+    return CompareResult(tuple(rows), fail_above, tuple(only_old), tuple(only_new), tuple(notes), tuple(incomplete))
+
+
+def load_for_compare(path, label: str) -> BenchReport:
+    """A results file for compare, or FailedError (exit 4: could not compare) naming the file: unreadable,
+    not ours, or fields of the wrong type ("complete": "no", a string for a list, ...)."""
+    from .writer import load_report
+
+    try:
+        report = load_report(path)
+    except IpexError as exc:
+        raise FailedError(f"cannot compare: {exc.message}", hint=exc.hint) from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise FailedError(f"cannot compare: {path}: malformed results file ({type(exc).__name__}: {exc})",
+                          hint=f"the {label} file was not written by ipex-benchmark, or was edited") from None
+    problem = _shape_problem(report)
+    if problem:
+        raise FailedError(f"cannot compare: {path}: malformed results file: {problem}",
+                          hint=f"the {label} file was not written by ipex-benchmark, or was edited")
+    return report
+
+
+def _shape_problem(report: BenchReport) -> str | None:
+    if not isinstance(report.complete, bool):
+        return f"'complete' is {report.complete!r}, not true or false"
+    for run in report.runs:
+        if not (isinstance(run.backend, str) and isinstance(run.device_name, str)):
+            return f"a device run's backend or device_name is not text ({run.backend!r}, {run.device_name!r})"
+        for m in run.measurements:
+            if not isinstance(m.spec.key, str):
+                return f"{run.label}: an op has no key"
+    return None
 
 
 def _fmt(value: float | None) -> str:
@@ -230,6 +315,8 @@ def render_compare(result: CompareResult) -> RenderableType:
     n = len(result.regressions)
     if n:
         parts.append(Text(f"{n} regression{'s' if n != 1 else ''} beyond {limit}", style="bold red"))
+    elif result.cannot_compare:
+        parts.append(Text(f"could not compare: {result.cannot_compare}", style="bold yellow"))
     else:
         parts.append(Text(f"no regression beyond {limit}", style="green"))
     return Group(*parts)
