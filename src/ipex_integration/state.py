@@ -159,6 +159,22 @@ def write_text(path: str | os.PathLike[str], text: str, *, what: str = "file", m
     return write_bytes(path, text.encode("utf-8"), what=what, mode=mode)
 
 
+def ensure_writable_dir(path: str | os.PathLike[str], *, what: str = "folder") -> Path:
+    """Make the folder (and its parents) and prove a file can be created in it; FailedError naming it if not.
+    For commands that would otherwise find out only after minutes of work (a benchmark's --output)."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".ipex-write-check.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(folder)
+        raise write_failure(folder, exc, what) from None
+    return folder
+
+
 def write_new_text(path: str | os.PathLike[str], text: str, *, what: str = "file") -> Path:
     """Write `text` to `path`, or to `STEM-2.SUFFIX`, `STEM-3.SUFFIX`, ... when that name is taken: an earlier
     file is never replaced, even by two runs racing for the same name. Returns the path written."""

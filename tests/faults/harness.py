@@ -101,7 +101,10 @@ def start(argv: Sequence[str], *, env: Mapping[str, str], cwd: str | os.PathLike
     """Start a console script (argv[0] a name in the venv's bin) as a real process, optionally as another user."""
     command = [str(BIN / argv[0]) if "/" not in argv[0] else argv[0], *argv[1:]]
     if user is not None:
-        command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--", *command]
+        import pwd
+
+        gid = pwd.getpwnam(user).pw_gid
+        command = ["setpriv", f"--reuid={user}", f"--regid={gid}", "--clear-groups", "--", *command]
     return subprocess.Popen(command, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace")
 

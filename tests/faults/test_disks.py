@@ -46,8 +46,8 @@ def remount_readonly(root: Path) -> None:
 
 def fill(root: Path) -> None:
     """Leave the file system with no free block."""
-    with open(root / "filler", "wb") as handle:
-        with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError):  # the last write, flush or close fails: that is the point
+        with open(root / "filler", "wb") as handle:
             while True:
                 handle.write(b"\0" * 4096)
                 handle.flush()
@@ -95,7 +95,10 @@ CASES = ["env-add", "env-remove", "comfyui-use", "nodes-lock", "benchmark", "ben
 
 def _prepare(root: Path) -> tuple[Path, Path, dict]:
     home = user_home(root)
-    (root / "nodes.toml").write_text('[nodes.demo]\nurl = "file:///nonexistent"\n')
+    # Pinned (rev and hash given), so `ipex nodes lock` has nothing to fetch and goes straight to writing.
+    (root / "nodes.toml").write_text('[nodes.demo]\nurl = "https://github.com/example/demo"\n'
+                                     'rev = "0123456789abcdef0123456789abcdef01234567"\n'
+                                     'hash = "sha256-rAqIpr6KSf9jpwuxbFN1mmyg9L1FGixOMGpmslQ7XRM="\n')
     comfy = comfy_checkout(Path(tempfile.mkdtemp(prefix="ipex-fault-comfy-")))
     from tests.fakes.interpreters import make_fake_python
 

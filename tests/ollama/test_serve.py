@@ -215,13 +215,13 @@ def test_killed_server_exit_code_is_128_plus_signal(ollama_bin, base_env, tmp_pa
 
 def test_cli_errors_are_one_line(ollama_bin, base_env, tmp_path):
     code, _out, err = Cli(["serve", "--cpu", "--ollama-bin", str(tmp_path / "nope")], base_env).finish()
-    assert code == 1
+    assert code == 2  # the binary the user named does not exist: a usage error
     assert err.splitlines()[0] == f"ollama-ipex: error: --ollama-bin {tmp_path / 'nope'}: no such file"
     assert "Traceback" not in err
     env = {**base_env, "FAKE_OLLAMA_CRASH": "4"}
     code, _out, err = Cli(["serve", "--cpu", "--ollama-bin", str(ollama_bin()), "--host", f"127.0.0.1:{free_port()}"],
                           env).finish()
-    assert code == 1
+    assert code == 4  # the server failed to start
     assert "ollama-ipex: error: ollama serve exited with code 4 while starting" in err
     assert "Traceback" not in err
 

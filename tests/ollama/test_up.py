@@ -265,7 +265,7 @@ def test_ollama_that_never_starts_fails_before_comfyui(setup, tmp_path):
     comfy, binary = setup
     up = Up("nvidia_arc", ["--comfyui", str(comfy), "--port", str(free_port()), "--ollama-bin", str(binary),
                            "--host", f"127.0.0.1:{free_port()}"], up_env(tmp_path, FAKE_OLLAMA_CRASH="5"))
-    assert up.finish() == 1
+    assert up.finish() == 4  # Ollama failed to start (docs/exit-codes.md)
     err = "".join(up.err)
     assert "ipex up: error: ollama serve exited with code 5 while starting" in err
     assert not any("FAKE_COMFYUI" in line for line in up.seen + list(up.lines.queue))

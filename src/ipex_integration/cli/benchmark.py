@@ -253,6 +253,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     table_formats = check_formats([f for f in formats if f != "png"] + ["json"])
     plans, skipped = plans_from_args(args, environ)
     out_dir = args.output or default_output_dir(environ, config.suite)
+    from .. import state
+
+    state.ensure_writable_dir(out_dir, what="results folder")  # before minutes of measuring, not after
     writer = ResultsWriter(out_dir / "results.json", replace=args.force)  # keeps an earlier run's file
     console = common.make_console(stderr=args.json)
     observer = _ProgressObserver(console)

@@ -74,6 +74,10 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
     formats = check_formats([*args.format.split(","), "json"])
+    from .. import state
+
+    out_dir = args.output or default_output_dir(environ)
+    state.ensure_writable_dir(out_dir, what="results folder")  # before the measuring, not after
     if args.api == "openai":
         client: Any = OpenAIClient(url, timeout=args.timeout, api_key=args.api_key or environ.get("OPENAI_API_KEY"))
     else:
@@ -81,7 +85,6 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
     report = run_llm_benchmark(config, client, command=["ipex-benchmark", *getattr(args, "_argv", ["llm"])],
                                server_log=_our_server_log(client.url, environ),
                                progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
-    out_dir = args.output or default_output_dir(environ)
     written = write_reports(report, out_dir, formats, replace=args.force)
     if args.json:
         import json

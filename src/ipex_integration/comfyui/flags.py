@@ -309,7 +309,7 @@ def scan_argv(argv: Sequence[str], flag_set: FlagSet, *, version_label: str) -> 
         if not has_inline:
             if spec.values == ONE:
                 if i >= len(argv):
-                    raise UsageError(f"ComfyUI option {option} needs a value")
+                    raise UsageError(f"ComfyUI {version_label} option {option} needs a value")
                 values.append(argv[i])
                 i += 1
             elif spec.values in (OPTIONAL, ANY, SOME):
@@ -319,9 +319,9 @@ def scan_argv(argv: Sequence[str], flag_set: FlagSet, *, version_label: str) -> 
                     if spec.values == OPTIONAL:
                         break
                 if spec.values == SOME and not values:
-                    raise UsageError(f"ComfyUI option {option} needs at least one value")
+                    raise UsageError(f"ComfyUI {version_label} option {option} needs at least one value")
         elif spec.values == NONE:
-            raise UsageError(f"ComfyUI option {option} takes no value (got {token!r})")
+            raise UsageError(f"ComfyUI {version_label} option {option} takes no value (got {token!r})")
         found.append(GivenFlag(spec, token, tuple(values)))
     return tuple(found)
 

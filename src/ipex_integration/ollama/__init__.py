@@ -8,13 +8,19 @@ placement + supervisor (`ipex up`: ComfyUI and Ollama on different GPUs).
 
 from __future__ import annotations
 
-from ..errors import IpexError
+from ..errors import EXIT_FAILED, EXIT_USAGE, IpexError
 
 
 class OllamaError(IpexError):
     """Finding, starting or talking to Ollama failed (the message names what, the hint the fix)."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
+
+
+class OllamaBinaryError(OllamaError):
+    """The ollama binary the user named (--ollama-bin, config.toml) is missing, a folder or not executable."""
+
+    exit_code = EXIT_USAGE
 
 
 class OllamaStartError(OllamaError):

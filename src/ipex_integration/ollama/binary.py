@@ -21,7 +21,7 @@ from typing import Callable, Mapping
 from ..errors import ConfigError
 from ..paths import config_dir
 from ..proc import Runner, run_command
-from . import OllamaError
+from . import OllamaBinaryError, OllamaError
 
 CONFIG_NAME = "config.toml"
 CONFIG_TABLE = "ollama"
@@ -135,12 +135,12 @@ def find_binary(
 def _checked(path: str, where: str) -> str:
     p = Path(path)
     if not p.exists():
-        raise OllamaError(f"{where} {path}: no such file", hint=INSTALL_HINT)
+        raise OllamaBinaryError(f"{where} {path}: no such file", hint=INSTALL_HINT)
     if p.is_dir():
-        raise OllamaError(f"{where} {path} is a directory, not the ollama binary",
-                          hint=f"pass the binary inside it, e.g. {p / 'bin' / 'ollama'}")
+        raise OllamaBinaryError(f"{where} {path} is a directory, not the ollama binary",
+                                hint=f"pass the binary inside it, e.g. {p / 'bin' / 'ollama'}")
     if not os.access(p, os.X_OK):
-        raise OllamaError(f"{where} {path} is not executable", hint=f"chmod +x {path}")
+        raise OllamaBinaryError(f"{where} {path} is not executable", hint=f"chmod +x {path}")
     return path
 
 

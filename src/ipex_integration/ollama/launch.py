@@ -83,6 +83,9 @@ def prepare_launch(
 ) -> OllamaLaunch:
     """Find and identify ollama, plan the device, build its variables and command. Nothing is started."""
     environ = os.environ if environ is None else environ
+    from .serve import parse_host
+
+    parse_host(host if host is not None else environ.get("OLLAMA_HOST"))  # bad input before any slow lookup
     if build is None:
         build = find_and_identify(ollama_bin, environ=environ, runner=runner)
     if hardware is None:
