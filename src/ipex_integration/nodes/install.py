@@ -117,7 +117,7 @@ class Installer:
             if spec.requirements:
                 raise NodeError(f"the manifest names {spec.requirements}, which commit {spec.source.rev[:12]} lacks")
             return ()
-        return tuple(install_requirements(env, path, work, self.runner) for env in self.environments)
+        return tuple(install_requirements(env, path, self.runner) for env in self.environments)
 
     @staticmethod
     def _swap(new: Path, target: Path, work: Path) -> None:

@@ -34,6 +34,7 @@ class EnvRequirements:
     python: str
     constraints: tuple[str, ...]  # e.g. ("torch==2.8.0+xpu", ...)
     conflicts: tuple[str, ...] = ()  # `pip check` lines
+    skipped: tuple[str, ...] = ()  # torchvision etc. asked for but absent from the environment: left out
 
     def to_dict(self) -> dict:
         return asdict(self)

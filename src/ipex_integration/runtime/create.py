@@ -25,6 +25,7 @@ from ..proc import CommandResult, Runner, run_command
 from .model import Backend, Environment, RuntimeInfo
 from .probe import probe_runtime
 from .registry import load_registry
+from .requirements import requirement_name
 from .verify import verify_environment
 from .wheels import default_index_url
 
@@ -46,10 +47,7 @@ def split_packages(extra_packages: Sequence[str]) -> tuple[list[str], list[str]]
     """(torch-family requirements for the backend index, everything else)."""
     torch_family, others = [], []
     for req in extra_packages:
-        name = req.strip().split("[")[0]
-        for sep in "<>=!~; ":
-            name = name.split(sep)[0]
-        (torch_family if name.lower().replace("_", "-") in TORCH_FAMILY else others).append(req.strip())
+        (torch_family if requirement_name(req) in TORCH_FAMILY else others).append(req.strip())
     return torch_family, others
 
 
