@@ -44,7 +44,7 @@ def test_install_list_verify_check_remove(setup, capsys):
     (setup.comfyui / "custom_nodes" / "demo" / "nodes.py").write_text("edited\n")
     assert nodes("verify", *common) == 1
     assert "demo: drift" in capsys.readouterr().out
-    assert nodes("remove", "demo", *common) == 2
+    assert nodes("remove", "demo", *common) == 3  # refused: local edits (errors.EXIT_REFUSED)
     assert "local edits" in capsys.readouterr().err
     assert nodes("remove", "demo", "--force", *common) == 0
     assert not (setup.comfyui / "custom_nodes" / "demo").exists()
@@ -93,3 +93,15 @@ def test_status_section(setup, monkeypatch, isolated_home):
     by_name = {r.name: r for r in checks(ctx)}
     assert by_name["demo"].level is Level.WARNING and "files changed" in by_name["demo"].detail
     assert all(r.section == "Custom nodes" for r in by_name.values())
+
+
+def test_install_and_remove_refusals_share_exit_code_3(setup, capsys):
+    """Both refuse to lose a folder ipex did not install with the one refusal code (errors.EXIT_REFUSED)."""
+    mine = setup.comfyui / "custom_nodes" / "demo"
+    mine.mkdir()
+    (mine / "mine.py").write_text("keep")
+    assert nodes("install", "demo", *setup.base) == 3
+    assert "was not installed by ipex" in capsys.readouterr().err
+    assert nodes("remove", "demo", "--manifest", str(setup.manifest), "--comfyui", str(setup.comfyui)) == 3
+    assert "was not installed by ipex" in capsys.readouterr().err
+    assert (mine / "mine.py").read_text() == "keep"

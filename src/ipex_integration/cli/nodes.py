@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import IpexError, UsageError
+from ..errors import EXIT_REFUSED, IpexError, RefusedError, UsageError
 from ..runtime.model import Environment
 from .common import EXIT_FAILED, EXIT_OK, print_json
 
@@ -139,7 +139,8 @@ def cmd_install(args) -> int:
             print(f"ipex: error: {exc.message}", file=sys.stderr)
             if exc.hint:
                 print(f"ipex: hint: {exc.hint}", file=sys.stderr)
-            status = EXIT_FAILED
+            # A refusal (exit 3) outranks a failure of another node in the same run.
+            status = max(status, EXIT_REFUSED if isinstance(exc, RefusedError) else EXIT_FAILED)
             continue
         print(f"{o.name}: {o.action} {o.rev[:12]} in {o.path}")
         for env in o.requirements:

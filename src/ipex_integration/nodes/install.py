@@ -22,7 +22,7 @@ from ..proc import Runner, run_command
 from ..runtime.model import Environment
 from .git import Git
 from .manifest import NodeSpec
-from .model import EnvRequirements, InstallOutcome, NodeError
+from .model import EnvRequirements, InstallOutcome, NodeError, NodeRefusedError
 from .nar import nar_hash
 from .requirements import install_requirements
 from .state import Installed, InstalledSubmodule, read_state, write_state
@@ -56,7 +56,7 @@ class Installer:
             return self._install(spec, target, existed, force)
         except NodeError as exc:
             kept = f"; {target} was not changed" if existed else ""
-            raise NodeError(f"{spec.name}: {exc.message}{kept}", exc.hint) from None
+            raise type(exc)(f"{spec.name}: {exc.message}{kept}", exc.hint) from None
 
     def _install(self, spec: NodeSpec, target: Path, existed: bool, force: bool) -> InstallOutcome:
         state = read_state(self.custom_nodes)
@@ -64,13 +64,13 @@ class Installer:
         rev, want = spec.source.rev, spec.source.hash
         if existed and not force:
             if prior is None:
-                raise NodeError(f"{target} exists and was not installed by ipex",
+                raise NodeRefusedError(f"{target} exists and was not installed by ipex",
                                 hint="pass --force to replace it (the old directory is deleted only after success)")
             if target.is_dir():
                 _, changed = changed_parts(target, prior)
                 if changed:
-                    raise NodeError(f"{target} has local edits (ipex nodes verify shows them)",
-                                    hint="pass --force to replace them")
+                    raise NodeRefusedError(f"{target} has local edits (ipex nodes verify shows them)",
+                                           hint="pass --force to replace them")
                 if (prior.rev, prior.hash) == (rev, want):
                     return InstallOutcome(spec.name, rev, want, str(target), "up-to-date")
         work = self._workdir(spec.name)
@@ -145,10 +145,10 @@ class Installer:
                 raise NodeError(f"{name} is not installed in {self.custom_nodes}")
         elif not force:
             if prior is None:
-                raise NodeError(f"{target} was not installed by ipex", hint="pass --force to delete it anyway")
+                raise NodeRefusedError(f"{target} was not installed by ipex", hint="pass --force to delete it anyway")
             if target.is_dir() and changed_parts(target, prior)[1]:
-                raise NodeError(f"{target} has local edits (ipex nodes verify shows them)",
-                                hint="pass --force to delete them")
+                raise NodeRefusedError(f"{target} has local edits (ipex nodes verify shows them)",
+                                       hint="pass --force to delete them")
         if os.path.lexists(target):
             work = self._workdir(name)
             try:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
-from ..errors import IpexError
+from ..errors import IpexError, RefusedError
 
 
 class NodeError(IpexError):
     """Locking, fetching, installing, verifying or removing a custom node failed; the message says what happened."""
+
+
+class NodeRefusedError(NodeError, RefusedError):
+    """Installing or removing would lose something the user has (local edits, a folder ipex did not install);
+    exit code 3, as every refusal. `--force` overrides."""
 
 
 @dataclass(frozen=True)
