@@ -54,3 +54,25 @@ def test_interrupted_fetch_leaves_nothing_running_or_behind(comfyui, tmp_path, s
         assert os.listdir(custom_nodes) == []
     finally:
         interrupt.kill_tree(tree)
+
+
+def test_interrupt_between_the_two_renames_puts_the_old_node_back(tmp_path, monkeypatch):
+    from ipex_integration.errors import Interrupted
+    from ipex_integration.nodes.install import Installer
+
+    target, new, work = tmp_path / "demo", tmp_path / "new", tmp_path / "work"
+    for d in (target, new, work):
+        d.mkdir()
+    (target / "old.py").write_text("old")
+    real_rename, calls = os.rename, []
+
+    def rename(src, dst):
+        calls.append(src)
+        if len(calls) == 2:  # old already aside, new not yet in: SIGTERM arrives here
+            raise Interrupted(15)
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(Interrupted):
+        Installer._swap(new, target, work)
+    assert (target / "old.py").read_text() == "old"

@@ -128,10 +128,12 @@ class Installer:
             if had_old:
                 os.rename(target, aside)
             os.rename(new, target)
-        except OSError as exc:
+        except BaseException as exc:  # an interrupt between the renames too: `aside` is deleted with `work`
             if had_old and os.path.lexists(aside) and not os.path.lexists(target):
                 os.rename(aside, target)
-            raise NodeError(f"cannot move the new tree into {target}: {exc.strerror or exc}") from None
+            if isinstance(exc, OSError):
+                raise NodeError(f"cannot move the new tree into {target}: {exc.strerror or exc}") from None
+            raise
 
     def remove(self, name: str, *, force: bool = False) -> Path:
         """Delete custom_nodes/NAME (refusing local edits or nodes ipex did not install, unless forced)."""

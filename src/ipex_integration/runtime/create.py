@@ -193,7 +193,11 @@ def _umask() -> int:
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:
-    """Rename the verified venv to `target`; an existing one is moved aside first and restored on failure."""
+    """Rename the verified venv to `target`; an existing one is moved aside first and restored on failure.
+
+    The venv's own paths are rewritten before the rename, so an interrupt at any point leaves either the old
+    environment or the complete new one at `target`, never a half-relocated one."""
+    _relocate(tmp, old=str(tmp), new=str(target))
     backup = None
     if target.exists():
         backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -205,7 +209,6 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         if backup is not None:
             os.rename(backup, target)
         raise
-    _relocate(target, old=str(tmp), new=str(target))
     if backup is not None:
         shutil.rmtree(backup, ignore_errors=True)
 
