@@ -25,7 +25,7 @@ from ..proc import CommandResult, Runner, run_command
 from .model import Backend, Environment, RuntimeInfo
 from .probe import probe_runtime
 from .registry import load_registry
-from .requirements import requirement_name
+from .requirements import install_requirements, requirement_name, tail
 from .verify import verify_environment
 from .wheels import default_index_url
 
@@ -103,7 +103,7 @@ def create_environment(
         installed = runner([*pip, *index_args, "torch", *torch_family], timeout=PIP_TIMEOUT_S, env=env)
         _check(installed, "pip install torch", hint="check the wheel index (--index-url) or folder (--find-links)")
         if others:
-            _install_others(runner, pip, tmp, tmp_python, others, find_links, env, say)
+            _install_others(backend, tmp_python, others, find_links, runner, env, say)
         say("verifying the new environment")
         info = probe_runtime(tmp_python, timeout=PROBE_TIMEOUT_S, runner=runner, use_cache=False, environ=env)
         problems = verify_environment(backend, info, hardware)
@@ -146,18 +146,13 @@ def torch_source(
     return ["--index-url", url], f"{url} ({why})"
 
 
-def _install_others(runner, pip, tmp: Path, tmp_python: str, others, find_links, env, say) -> None:
-    version = runner(
-        [tmp_python, "-c", "import importlib.metadata as m; print(m.version('torch'))"], timeout=60, env=env
-    )
-    _check(version, "reading the installed torch version")
-    constraints = tmp / "ipex-constraints.txt"
-    constraints.write_text(f"torch=={version.stdout.strip()}\n")
+def _install_others(backend: Backend, tmp_python: str, others, find_links, runner, env, say) -> None:
+    """Other packages from pip's usual index, through the one requirements installer (torch pinned)."""
     offline = ["--no-index", "--find-links", str(Path(find_links).absolute())] if find_links else []
     say(f"installing {' '.join(others)}")
-    installed = runner([*pip, *offline, "-c", str(constraints), *others], timeout=PIP_TIMEOUT_S, env=env)
-    _check(installed, "pip install " + " ".join(others))
-    constraints.unlink()
+    # Asked for by name (--package), so installed even where the installer would leave a companion out.
+    install_requirements(Environment(backend.value, tmp_python, backend), None, extra=others, what=" ".join(others),
+                         runner=runner, environ=env, pip_args=offline, leave_out_missing=False)
 
 
 def _verify_hint(backend: Backend, info: RuntimeInfo, index_url, find_links) -> str:
@@ -174,8 +169,7 @@ def _check(result: CommandResult, what: str, hint: str | None = None) -> None:
         raise EnvironmentSetupError(f"{what} timed out", hint=hint)
     if result.not_found:
         raise EnvironmentSetupError(f"{what}: {result.argv[0]} not found", hint=hint)
-    tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
-    raise EnvironmentSetupError(f"{what} failed (exit {result.returncode}): {' / '.join(tail)}", hint=hint)
+    raise EnvironmentSetupError(f"{what} failed (exit {result.returncode}): {tail(result)}", hint=hint)
 
 
 def _child_env(environ: Mapping[str, str] | None) -> dict[str, str]:

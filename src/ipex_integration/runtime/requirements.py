@@ -123,9 +123,13 @@ def install_requirements(
     environ: Mapping[str, str] | None = None,
     error: type[IpexError] = EnvironmentSetupError,
     failure_hint: str | None = None,
+    pip_args: Sequence[str] = (),
+    leave_out_missing: bool = True,
 ) -> RequirementsResult:
     """pip install -r `requirements` (may be None or missing) + `extra` into `env` with torch and its companions
-    pinned, then pip check. Raises `error` when pip fails (pip resolves and builds before it installs anything,
+    pinned, then pip check; `pip_args` go to pip install as they are (e.g. an offline --find-links);
+    `leave_out_missing=False` installs flavoured companions the user asked for by name. Raises
+    `error` when pip fails (pip resolves and builds before it installs anything,
     so the environment is then nearly always as it was)."""
     what = what or (requirements.name if requirements is not None else "requirements")
     lines: list[str] = []
@@ -141,7 +145,7 @@ def install_requirements(
             hint=f"ipex env create {env.name}",
         )
     skipped: tuple[str, ...] = ()
-    if torch is not None:
+    if torch is not None and leave_out_missing:
         asked = {requirement_name(line) for line in [*lines, *extra]}
         skipped = tuple(name for name in FLAVOURED if name not in pinned and name in asked)
     index_args: list[str] = []
@@ -165,7 +169,7 @@ def install_requirements(
         try:
             done = runner(
                 [env.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                 *req_args, "-c", str(constraints), *index_args, *kept_extra],
+                 *pip_args, *req_args, "-c", str(constraints), *index_args, *kept_extra],
                 timeout=PIP_TIMEOUT,
                 env=environ,
             )
