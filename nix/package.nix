@@ -40,6 +40,7 @@ python3Packages.buildPythonApplication {
       rich
       nvidia-ml-py
       tomli-w
+      packaging
       ollama # the Ollama API client (the `ollama` extra)
     ])
     ++ extraDependencies python3Packages;

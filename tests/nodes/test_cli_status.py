@@ -96,11 +96,12 @@ def test_status_section(setup, monkeypatch, isolated_home):
 
 
 def test_install_and_remove_refusals_share_exit_code_3(setup, capsys):
-    # A directory ipex did not install: install and remove both refuse it the same way (errors.EXIT_REFUSED).
-    (setup.comfyui / "custom_nodes" / "demo").mkdir(parents=True)
+    """Both refuse to lose a folder ipex did not install with the one refusal code (errors.EXIT_REFUSED)."""
+    mine = setup.comfyui / "custom_nodes" / "demo"
+    mine.mkdir()
+    (mine / "mine.py").write_text("keep")
     assert nodes("install", "demo", *setup.base) == 3
-    assert "exists and was not installed by ipex" in capsys.readouterr().err
-    common = setup.base[:-1]
-    assert nodes("remove", "demo", *common) == 3
-    err = capsys.readouterr().err
-    assert "was not installed by ipex" in err and err.count("error:") == 1
+    assert "was not installed by ipex" in capsys.readouterr().err
+    assert nodes("remove", "demo", "--manifest", str(setup.manifest), "--comfyui", str(setup.comfyui)) == 3
+    assert "was not installed by ipex" in capsys.readouterr().err
+    assert (mine / "mine.py").read_text() == "keep"

@@ -95,7 +95,7 @@ def test_requirement_that_would_replace_torch_fails_and_keeps_old_node(backend_e
     before = nar_hash(custom_nodes / "demo", exclude_git=False)
     spec = node_with_requirements(node_repo, tmp_path, f"--no-index\n--find-links {wheels}\nneedsnewtorch\n")
     installer = Installer(custom_nodes, environments=[Environment("xpu", str(python), None)])
-    with pytest.raises(NodeError, match=r"into environment 'xpu' .* failed \(pinned: torch==2.8.0\+xpu\)"):
+    with pytest.raises(NodeError, match=r"into environment xpu failed \(pinned: torch==2.8.0\+xpu\)"):
         installer.install(spec)
     assert version_in(python, "torch") == "2.8.0+xpu"
     assert nar_hash(custom_nodes / "demo", exclude_git=False) == before

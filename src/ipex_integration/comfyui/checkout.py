@@ -17,6 +17,7 @@ from typing import Mapping
 
 from .. import state
 from ..errors import ConfigError
+from ..git import Git
 from ..paths import config_dir, data_dir
 from ..proc import Runner, run_command
 from . import ComfyUIError
@@ -82,12 +83,11 @@ def detect_version(
     commit = None
     is_git = (path / ".git").exists()
     if is_git and (with_commit or version is None):
-        done = runner(["git", "-C", str(path), "rev-parse", "HEAD"], timeout=10)
-        commit = done.stdout.strip() if done.ok else None
+        commit = Git(runner).commit_of(path)
     if version is None and is_git:
-        done = runner(["git", "-C", str(path), "describe", "--tags", "--always"], timeout=10)
-        if done.ok and done.stdout.strip():
-            version, source = done.stdout.strip().removeprefix("v"), "git describe"
+        described = Git(runner).describe(path)
+        if described:
+            version, source = described.removeprefix("v"), "git describe"
     return version, source, commit
 
 

@@ -10,7 +10,6 @@ folder holds models, outputs and custom nodes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,8 +19,11 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from ..errors import EnvironmentSetupError
-from ..proc import CommandResult, Runner, run_command
+from ..git import TRANSFER_TIMEOUT, Git
+from ..proc import Runner, run_command
+from ..runtime import requirements as requirements_installer
 from ..runtime.model import Backend, Environment
+from ..runtime.requirements import RequirementsResult
 from . import ComfyUIError
 from .checkout import Checkout, default_location, inspect_checkout, register_checkout
 
@@ -31,34 +33,7 @@ EXTRA_REQUIREMENTS = ("requests",)
 # The backend environment's own builds (+cuXXX / +xpu / +cpu): pinned, never replaced by pip.
 TORCH_PACKAGES = ("torch", "torchvision", "torchaudio")
 RELEASE_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
-GIT_TIMEOUT_S = 900.0
-PIP_TIMEOUT_S = 3600.0
-QUERY_TIMEOUT_S = 60.0
-
 Progress = Callable[[str], None]
-
-# Run by the environment's interpreter: installed versions of the torch packages, stdlib only.
-_VERSIONS_SCRIPT = """
-import json, sys
-from importlib import metadata
-out = {}
-for name in sys.argv[1:]:
-    try:
-        out[name] = metadata.version(name)
-    except metadata.PackageNotFoundError:
-        out[name] = None
-print(json.dumps(out))
-"""
-
-
-@dataclass(frozen=True)
-class RequirementsResult:
-    environment: str
-    python: str
-    pinned: Mapping[str, str]  # torch package -> the version that was kept
-    skipped: tuple[str, ...] = ()  # torch packages listed by ComfyUI but absent from the environment
-    # torchvision/torchaudio of another build than torch's ("torchvision 0.28.0+cu130" next to torch +cpu)
-    mismatched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +53,7 @@ class InstallResult:
             "commit": self.commit,
             "requirements": [
                 {"environment": r.environment, "python": r.python, "pinned": dict(r.pinned), "skipped": list(r.skipped),
-                 "mismatched": list(r.mismatched)}
+                 "mismatched": list(r.mismatched), "conflicts": list(r.conflicts)}
                 for r in self.requirements
             ],
             "notes": list(self.notes),
@@ -146,19 +121,25 @@ def install(
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.install-", dir=dest.parent))
     try:
         say(f"cloning {repo}")
-        git_env = {**environ, "GIT_TERMINAL_PROMPT": "0"}  # a private or mistyped URL fails, never prompts
-        _git(runner, git_env, "clone", "--quiet", "--no-checkout", "--", repo, str(staging), what=f"cloning {repo}")
+        git = Git(runner, environ, error=ComfyUIError)  # a private or mistyped URL fails, never prompts
+        git.check(["clone", "--quiet", "--no-checkout", "--", repo, str(staging)], what=f"cloning {repo} failed",
+                  timeout=TRANSFER_TIMEOUT, hint="check the URL and your network (git ls-remote URL)")
         notes: list[str] = []
         if ref is None:
-            tags = _git(runner, git_env, "-C", str(staging), "tag", "--list", what="listing tags").stdout.split()
+            tags = git.check(["tag", "--list"], what="listing tags failed", cwd=staging).stdout.split()
             ref = newest_release_tag(tags)
             if ref is None:
                 ref = "HEAD"
                 notes.append(f"{repo} has no release tags (vX.Y.Z); installed its default branch")
-        commit = _resolve_ref(runner, git_env, staging, ref, repo)
+        commit = git.commit_of(staging, ref)
+        if commit is None:
+            raise ComfyUIError(
+                f"ref {ref!r} does not exist in {repo}",
+                hint="pass a release tag such as v0.3.47, a branch, or a commit id (`git ls-remote --tags URL` lists tags)",
+            )
         say(f"checking out {ref} ({commit[:10]})")
-        _git(runner, git_env, "-C", str(staging), "-c", "advice.detachedHead=false", "checkout", "--quiet",
-             "--detach", commit, what=f"checking out {ref}")
+        git.check(["checkout", "--quiet", "--detach", commit], what=f"checking out {ref} failed", cwd=staging,
+                  timeout=TRANSFER_TIMEOUT)
         inspect_checkout(staging, found_by="install")  # a repository that is not ComfyUI stops here
         results = tuple(
             install_requirements(staging, env, environ=environ, runner=runner, progress=say) for env in envs
@@ -188,58 +169,7 @@ def _move_into_place(staging: Path, dest: Path) -> None:
     os.rename(staging, dest)  # same parent, so one atomic rename
 
 
-def _git(runner: Runner, env: Mapping[str, str], *args: str, what: str) -> CommandResult:
-    done = runner(["git", *args], timeout=GIT_TIMEOUT_S, env=env)
-    if done.not_found:
-        raise ComfyUIError("git is not installed", hint="install git (it is needed to fetch ComfyUI)")
-    if not done.ok:
-        raise ComfyUIError(f"{what} failed: {_git_error(done)}")
-    return done
-
-
-def _git_error(done: CommandResult) -> str:
-    """git's first `fatal:`/`error:` line (its last lines are advice), else its last line."""
-    for line in (done.stderr or "").splitlines():
-        if line.startswith(("fatal:", "error:")):
-            return line.split(":", 1)[1].strip()
-    return _last_line(done)
-
-
-def _resolve_ref(runner: Runner, env: Mapping[str, str], repo_dir: Path, ref: str, repo: str) -> str:
-    done = runner(["git", "-C", str(repo_dir), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                  timeout=GIT_TIMEOUT_S, env=env)
-    if not done.ok or not done.stdout.strip():
-        raise ComfyUIError(
-            f"ref {ref!r} does not exist in {repo}",
-            hint="pass a release tag such as v0.3.47, a branch, or a commit id (`git ls-remote --tags URL` lists tags)",
-        )
-    return done.stdout.strip()
-
-
-def _last_line(done: CommandResult) -> str:
-    text = (done.stderr or done.stdout).strip()
-    if done.timed_out:
-        return "timed out"
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else f"exit code {done.returncode}"
-
-
 # --- requirements -----------------------------------------------------------------------------------------
-
-
-def installed_versions(
-    python: str, names: Sequence[str], *, runner: Runner = run_command, environ: Mapping[str, str] | None = None
-) -> dict[str, str | None]:
-    done = runner([python, "-c", _VERSIONS_SCRIPT, *names], timeout=QUERY_TIMEOUT_S, env=environ)
-    if done.not_found:
-        raise EnvironmentSetupError(f"interpreter {python} does not exist", hint="ipex env list")
-    try:
-        data = json.loads(done.stdout.strip().splitlines()[-1]) if done.ok else None
-    except (ValueError, IndexError):
-        data = None
-    if not isinstance(data, dict):
-        raise EnvironmentSetupError(f"cannot ask {python} for its installed packages: {_last_line(done)}")
-    return {name: data.get(name) for name in names}
 
 
 def install_requirements(
@@ -250,67 +180,16 @@ def install_requirements(
     runner: Runner = run_command,
     progress: Progress | None = None,
 ) -> RequirementsResult:
-    """pip-install the checkout's requirements.txt (+ EXTRA_REQUIREMENTS) into `env`, with its torch packages
-    pinned to the versions it has by a constraints file, so pip can never swap the backend's torch build."""
+    """pip-install the checkout's requirements.txt (+ EXTRA_REQUIREMENTS) into `env` with its torch kept
+    (the one requirements installer: runtime/requirements.py)."""
     say = progress or (lambda _message: None)
-    requirements_file = Path(checkout_dir) / "requirements.txt"
-    try:
-        lines = requirements_file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        lines = []
-    versions = installed_versions(env.python, TORCH_PACKAGES, runner=runner, environ=environ)
-    if versions.get("torch") is None:
-        raise EnvironmentSetupError(
-            f"environment {env.name} ({env.python}) has no torch; installing ComfyUI's requirements there would "
-            "pull a generic torch build",
-            hint=f"ipex env create {env.name}",
-        )
-    pinned = {name: version for name, version in versions.items() if version is not None}
-    # A torch package the environment lacks is left out rather than fetched: the generic PyPI build may not
-    # match this environment's torch (+cu/+xpu/+cpu).
-    skipped = tuple(name for name in TORCH_PACKAGES if name not in pinned and any(_names(line, name) for line in lines))
-    kept = [line for line in lines if not any(_names(line, name) for name in skipped)]
-    label = _local_label(pinned["torch"])
-    index_args: list[str] = []
-    if label and len(pinned) < len(TORCH_PACKAGES):
-        # Another requirement may still pull a missing one in (spandrel needs torchvision): offer the index
-        # of this torch's flavour, whose +label builds pip prefers over the generic ones.
-        from ..runtime.wheels import PYTORCH_INDEX
-
-        index_args = ["--extra-index-url", f"{PYTORCH_INDEX}/{label}"]
-    with tempfile.TemporaryDirectory(prefix="ipex-comfyui-req-") as tmp:
-        req = Path(tmp) / "requirements.txt"
-        req.write_text("\n".join(kept + list(EXTRA_REQUIREMENTS)) + "\n", encoding="utf-8")
-        constraints = Path(tmp) / "constraints.txt"
-        constraints.write_text("".join(f"{name}=={version}\n" for name, version in pinned.items()), encoding="utf-8")
-        say(f"installing ComfyUI's requirements into environment {env.name} (torch {pinned['torch']} kept)")
-        done = runner(
-            [env.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-             "-r", str(req), "-c", str(constraints), *index_args],
-            timeout=PIP_TIMEOUT_S,
-            env=environ,
-        )
-    if not done.ok:
-        detail = _pip_error(done)
-        # pip resolves and builds everything before it installs anything, so this is nearly always true.
-        hint = "no checkout was moved into place, and the environment is as it was unless pip got as far as installing"
-        if "No module named pip" in (done.stderr or ""):
-            hint = f"{env.python} has no pip: {env.python} -m ensurepip"
-        raise EnvironmentSetupError(f"installing ComfyUI's requirements into environment {env.name} failed: {detail}", hint=hint)
-    # A torchvision/torchaudio of another build than torch's (+cu130 next to +cpu, say: pulled in by another
-    # requirement now, or installed earlier) fails to load its compiled ops: say so.
-    after = installed_versions(env.python, TORCH_PACKAGES, runner=runner, environ=environ)
-    mismatched = tuple(
-        f"{name} {version}" for name, version in after.items()
-        if name != "torch" and version is not None and _local_label(version) != label
+    say(f"installing ComfyUI's requirements into environment {env.name} (its torch kept)")
+    return requirements_installer.install_requirements(
+        env, Path(checkout_dir) / "requirements.txt", extra=EXTRA_REQUIREMENTS, what="ComfyUI's requirements",
+        require_torch=True, runner=runner, environ=environ, error=EnvironmentSetupError,
+        failure_hint="no checkout was moved into place, and the environment is as it was unless pip got as far as "
+        "installing",
     )
-    skipped = tuple(name for name in skipped if after.get(name) is None)
-    return RequirementsResult(env.name, env.python, pinned, skipped, mismatched)
-
-
-def _local_label(version: str) -> str | None:
-    """"2.8.0+cu128" -> "cu128"; None for a build without a local label (PyPI's own)."""
-    return version.partition("+")[2] or None
 
 
 def missing_torch_note(result: RequirementsResult) -> list[str]:
@@ -326,21 +205,5 @@ def missing_torch_note(result: RequirementsResult) -> list[str]:
         f"build); its compiled ops may fail to load (fix: {fix})"
         for what in result.mismatched
     ]
+    notes += [f"pip check in environment {result.environment}: {line}" for line in result.conflicts]
     return notes
-
-
-def _names(line: str, name: str) -> bool:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
-    return bool(match) and _normalize(match.group(1)) == _normalize(name)
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _pip_error(done: CommandResult) -> str:
-    """pip's own one-line reason (its `ERROR:` lines), else the last line it printed."""
-    errors = [line.strip() for line in (done.stderr or "").splitlines() if line.startswith("ERROR:")]
-    if errors:
-        return errors[0].removeprefix("ERROR:").strip()
-    return _last_line(done)

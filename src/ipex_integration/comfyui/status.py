@@ -4,13 +4,13 @@ use, and does each environment that runs it have its requirements."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import IpexError
 from ..proc import Runner
 from ..runtime.model import Environment, RuntimeInfo
+from ..runtime.requirements import requirement_name
 from ..status.model import Check, Level
 from . import ComfyUIError
 from .checkout import Checkout, detect_version, find_checkout
@@ -148,5 +148,4 @@ def _requirements_row(root: Path, env: Environment, info: RuntimeInfo | None, ru
 
 
 def _requirement_name(line: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else line
+    return requirement_name(line) or line

@@ -1,62 +1,33 @@
-"""The few git operations the node tools need, run through the proc.Runner seam.
+"""The git operations the node tools need, on the project's one git helper (`ipex_integration.git`).
 
-Git runs with a child environment that never prompts (GIT_TERMINAL_PROMPT=0), never smudges LFS pointers, and
-with `core.autocrlf=false`, so a checkout holds the bytes the GitHub tarball (what Nix hashes) holds.
 URLs and refs are validated by the manifest (none starts with "-"), so they cannot be read as options.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 
-from ..proc import CommandResult, Runner, run_command
+from .. import git as _git
+from ..proc import Runner, run_command
 from .model import NodeError
 
-CLONE_TIMEOUT = 900.0  # a large node repository over a slow link
-QUERY_TIMEOUT = 120.0
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
-_CONFIG = ("-c", "core.autocrlf=false", "-c", "advice.detachedHead=false", "-c", "init.defaultBranch=main")
+_NETWORK_HINT = "check the URL and your network (git ls-remote URL)"
 
 
-def git_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ if environ is None else environ)
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1", "GIT_ASKPASS": "true", "LC_ALL": "C"})
-    return env
-
-
-def _last_lines(result: CommandResult, n: int = 3) -> str:
-    text = (result.stderr or result.stdout).strip()
-    if result.not_found:
-        return "git is not installed"
-    if result.timed_out:
-        return "timed out"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return " / ".join(lines[-n:]) or f"exit code {result.returncode}"
-
-
-class Git:
+class Git(_git.Git):
     def __init__(self, runner: Runner = run_command, environ: Mapping[str, str] | None = None) -> None:
-        self.runner = runner
-        self.env = git_env(environ)
-
-    def run(self, args: Sequence[str], *, timeout: float = QUERY_TIMEOUT, cwd: Path | None = None) -> CommandResult:
-        argv = ["git", *_CONFIG]
-        if cwd is not None:
-            argv += ["-C", str(cwd)]
-        return self.runner([*argv, *args], timeout=timeout, env=self.env)
+        super().__init__(runner, environ, error=NodeError)
 
     def ls_remote(self, url: str, ref: str | None) -> str:
         """The commit `ref` (branch, tag, full ref name, or HEAD when None) points to at `url`."""
         wanted = ref or "HEAD"
         if _SHA.match(wanted):
             return wanted
-        result = self.run(["ls-remote", url])  # all refs: a pattern would hide the peeled "^{}" tag entries
-        if not result.ok:
-            raise NodeError(f"cannot list {url}: {_last_lines(result)}",
-                            hint="check the URL and your network (git ls-remote URL)")
+        # All refs: a pattern would hide the peeled "^{}" tag entries.
+        result = self.check(["ls-remote", url], what=f"cannot list {url}", timeout=_git.REMOTE_TIMEOUT, hint=_NETWORK_HINT)
         refs: dict[str, str] = {}
         for line in result.stdout.splitlines():
             sha, _, name = line.partition("\t")
@@ -76,24 +47,15 @@ class Git:
         back to fetching all branches and tags.
         """
         dest.mkdir(parents=True, exist_ok=True)
-        steps = [["init", "--quiet", str(dest)], ["remote", "add", "origin", url]]
-        for i, args in enumerate(steps):
-            result = self.run(args, cwd=None if i == 0 else dest)
-            if not result.ok:
-                raise NodeError(f"git {args[0]} failed in {dest}: {_last_lines(result)}")
-        shallow = self.run(["fetch", "--quiet", "--depth", "1", "origin", rev], timeout=CLONE_TIMEOUT, cwd=dest)
+        self.check(["init", "--quiet", str(dest)], what=f"git init failed in {dest}")
+        self.check(["remote", "add", "origin", url], what=f"git remote failed in {dest}", cwd=dest)
+        shallow = self.run(["fetch", "--quiet", "--depth", "1", "origin", rev], timeout=_git.TRANSFER_TIMEOUT, cwd=dest)
         if not shallow.ok:
-            full = self.run(
-                ["fetch", "--quiet", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*"],
-                timeout=CLONE_TIMEOUT, cwd=dest,
-            )
-            if not full.ok:
-                raise NodeError(f"cannot fetch {url}: {_last_lines(full)}",
-                                hint="check the URL and your network (git ls-remote URL)")
-        checkout = self.run(["checkout", "--quiet", "--detach", rev], timeout=CLONE_TIMEOUT, cwd=dest)
-        if not checkout.ok:
-            raise NodeError(f"{url} has no commit {rev}: {_last_lines(checkout)}",
-                            hint="the revision may have been force-pushed away; run `ipex nodes lock --update`")
+            self.check(["fetch", "--quiet", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*"],
+                       what=f"cannot fetch {url}", timeout=_git.TRANSFER_TIMEOUT, cwd=dest, hint=_NETWORK_HINT)
+        self.check(["checkout", "--quiet", "--detach", rev], what=f"{url} has no commit {rev}",
+                   timeout=_git.TRANSFER_TIMEOUT, cwd=dest,
+                   hint="the revision may have been force-pushed away; run `ipex nodes lock --update`")
 
     def gitlink(self, repo: Path, rev: str, path: str) -> str | None:
         """The commit a submodule at `path` is pinned to in commit `rev` of the checkout `repo`."""

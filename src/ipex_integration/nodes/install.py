@@ -22,10 +22,10 @@ from ..proc import Runner, run_command
 from ..runtime.model import Environment
 from .git import Git
 from .manifest import NodeSpec
-from .model import EnvRequirements, InstallOutcome, NodeError, NodeRefused
+from .model import EnvRequirements, InstallOutcome, NodeError, NodeRefusedError
 from .nar import nar_hash
 from .requirements import install_requirements
-from .state import Installed, InstalledSubmodule, read_state, update_state
+from .state import Installed, InstalledSubmodule, read_state, write_state
 from .verify import changed_parts
 
 TEMP_SUFFIX = ".ipex-tmp.disabled"
@@ -56,7 +56,7 @@ class Installer:
             return self._install(spec, target, existed, force)
         except NodeError as exc:
             kept = f"; {target} was not changed" if existed else ""
-            raise type(exc)(f"{spec.name}: {exc.message}{kept}", exc.hint) from None  # a refusal stays one
+            raise type(exc)(f"{spec.name}: {exc.message}{kept}", exc.hint) from None
 
     def _install(self, spec: NodeSpec, target: Path, existed: bool, force: bool) -> InstallOutcome:
         state = read_state(self.custom_nodes)
@@ -64,13 +64,13 @@ class Installer:
         rev, want = spec.source.rev, spec.source.hash
         if existed and not force:
             if prior is None:
-                raise NodeRefused(f"{target} exists and was not installed by ipex",
+                raise NodeRefusedError(f"{target} exists and was not installed by ipex",
                                 hint="pass --force to replace it (the old directory is deleted only after success)")
             if target.is_dir():
                 _, changed = changed_parts(target, prior)
                 if changed:
-                    raise NodeRefused(f"{target} has local edits (ipex nodes verify shows them)",
-                                    hint="pass --force to replace them")
+                    raise NodeRefusedError(f"{target} has local edits (ipex nodes verify shows them)",
+                                           hint="pass --force to replace them")
                 if (prior.rev, prior.hash) == (rev, want):
                     return InstallOutcome(spec.name, rev, want, str(target), "up-to-date")
         work = self._workdir(spec.name)
@@ -89,13 +89,12 @@ class Installer:
             self._swap(node_dir, target, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        entry = Installed(
+        state[spec.name] = Installed(
             name=spec.name, url=spec.source.url, rev=rev, hash=want, installed_hash=installed_hash,
             installed_at=self.clock().isoformat(timespec="seconds"), subdir=spec.subdir,
             submodules=tuple(InstalledSubmodule(s.path, s.source.rev, s.source.hash) for s in spec.submodules),
         )
-        # Re-read under the lock: another install may have added its node while we fetched.
-        update_state(self.custom_nodes, lambda nodes: nodes.__setitem__(spec.name, entry))
+        write_state(self.custom_nodes, state)
         return InstallOutcome(spec.name, rev, want, str(target), "replaced" if existed else "installed", reqs)
 
     @staticmethod
@@ -118,7 +117,7 @@ class Installer:
             if spec.requirements:
                 raise NodeError(f"the manifest names {spec.requirements}, which commit {spec.source.rev[:12]} lacks")
             return ()
-        return tuple(install_requirements(env, path, work, self.runner) for env in self.environments)
+        return tuple(install_requirements(env, path, self.runner) for env in self.environments)
 
     @staticmethod
     def _swap(new: Path, target: Path, work: Path) -> None:
@@ -129,10 +128,12 @@ class Installer:
             if had_old:
                 os.rename(target, aside)
             os.rename(new, target)
-        except OSError as exc:
+        except BaseException as exc:  # an interrupt between the renames too: `aside` is deleted with `work`
             if had_old and os.path.lexists(aside) and not os.path.lexists(target):
                 os.rename(aside, target)
-            raise NodeError(f"cannot move the new tree into {target}: {exc.strerror or exc}") from None
+            if isinstance(exc, OSError):
+                raise NodeError(f"cannot move the new tree into {target}: {exc.strerror or exc}") from None
+            raise
 
     def remove(self, name: str, *, force: bool = False) -> Path:
         """Delete custom_nodes/NAME (refusing local edits or nodes ipex did not install, unless forced)."""
@@ -146,10 +147,10 @@ class Installer:
                 raise NodeError(f"{name} is not installed in {self.custom_nodes}")
         elif not force:
             if prior is None:
-                raise NodeRefused(f"{target} was not installed by ipex", hint="pass --force to delete it anyway")
+                raise NodeRefusedError(f"{target} was not installed by ipex", hint="pass --force to delete it anyway")
             if target.is_dir() and changed_parts(target, prior)[1]:
-                raise NodeRefused(f"{target} has local edits (ipex nodes verify shows them)",
-                                hint="pass --force to delete them")
+                raise NodeRefusedError(f"{target} has local edits (ipex nodes verify shows them)",
+                                       hint="pass --force to delete them")
         if os.path.lexists(target):
             work = self._workdir(name)
             try:
@@ -157,5 +158,6 @@ class Installer:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         if prior is not None:
-            update_state(self.custom_nodes, lambda nodes: nodes.pop(name, None))
+            del state[name]
+            write_state(self.custom_nodes, state)
         return target

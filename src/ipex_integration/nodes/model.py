@@ -5,17 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
-from ..errors import EXIT_REFUSED, IpexError
+from ..errors import IpexError, RefusedError
 
 
 class NodeError(IpexError):
     """Locking, fetching, installing, verifying or removing a custom node failed; the message says what happened."""
 
 
-class NodeRefused(NodeError):
-    """We will not replace or delete a node directory ipex did not install, or one with local edits (--force)."""
-
-    exit_code = EXIT_REFUSED
+class NodeRefusedError(NodeError, RefusedError):
+    """Installing or removing would lose something the user has (local edits, a folder ipex did not install);
+    exit code 3, as every refusal. `--force` overrides."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,7 @@ class EnvRequirements:
     python: str
     constraints: tuple[str, ...]  # e.g. ("torch==2.8.0+xpu", ...)
     conflicts: tuple[str, ...] = ()  # `pip check` lines
+    skipped: tuple[str, ...] = ()  # torchvision etc. asked for but absent from the environment: left out
 
     def to_dict(self) -> dict:
         return asdict(self)

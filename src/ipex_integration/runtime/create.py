@@ -25,6 +25,7 @@ from ..proc import CommandResult, Runner, run_command
 from .model import Backend, Environment, RuntimeInfo
 from .probe import probe_runtime
 from .registry import load_registry
+from .requirements import install_requirements, requirement_name, tail
 from .verify import verify_environment
 from .wheels import default_index_url
 
@@ -46,10 +47,7 @@ def split_packages(extra_packages: Sequence[str]) -> tuple[list[str], list[str]]
     """(torch-family requirements for the backend index, everything else)."""
     torch_family, others = [], []
     for req in extra_packages:
-        name = req.strip().split("[")[0]
-        for sep in "<>=!~; ":
-            name = name.split(sep)[0]
-        (torch_family if name.lower().replace("_", "-") in TORCH_FAMILY else others).append(req.strip())
+        (torch_family if requirement_name(req) in TORCH_FAMILY else others).append(req.strip())
     return torch_family, others
 
 
@@ -105,7 +103,7 @@ def create_environment(
         installed = runner([*pip, *index_args, "torch", *torch_family], timeout=PIP_TIMEOUT_S, env=env)
         _check(installed, "pip install torch", hint="check the wheel index (--index-url) or folder (--find-links)")
         if others:
-            _install_others(runner, pip, tmp, tmp_python, others, find_links, env, say)
+            _install_others(backend, tmp_python, others, find_links, runner, env, say)
         say("verifying the new environment")
         info = probe_runtime(tmp_python, timeout=PROBE_TIMEOUT_S, runner=runner, use_cache=False, environ=env)
         problems = verify_environment(backend, info, hardware)
@@ -148,18 +146,13 @@ def torch_source(
     return ["--index-url", url], f"{url} ({why})"
 
 
-def _install_others(runner, pip, tmp: Path, tmp_python: str, others, find_links, env, say) -> None:
-    version = runner(
-        [tmp_python, "-c", "import importlib.metadata as m; print(m.version('torch'))"], timeout=60, env=env
-    )
-    _check(version, "reading the installed torch version")
-    constraints = tmp / "ipex-constraints.txt"
-    constraints.write_text(f"torch=={version.stdout.strip()}\n")
+def _install_others(backend: Backend, tmp_python: str, others, find_links, runner, env, say) -> None:
+    """Other packages from pip's usual index, through the one requirements installer (torch pinned)."""
     offline = ["--no-index", "--find-links", str(Path(find_links).absolute())] if find_links else []
     say(f"installing {' '.join(others)}")
-    installed = runner([*pip, *offline, "-c", str(constraints), *others], timeout=PIP_TIMEOUT_S, env=env)
-    _check(installed, "pip install " + " ".join(others))
-    constraints.unlink()
+    # Asked for by name (--package), so installed even where the installer would leave a companion out.
+    install_requirements(Environment(backend.value, tmp_python, backend), None, extra=others, what=" ".join(others),
+                         runner=runner, environ=env, pip_args=offline, leave_out_missing=False)
 
 
 def _verify_hint(backend: Backend, info: RuntimeInfo, index_url, find_links) -> str:
@@ -176,8 +169,7 @@ def _check(result: CommandResult, what: str, hint: str | None = None) -> None:
         raise EnvironmentSetupError(f"{what} timed out", hint=hint)
     if result.not_found:
         raise EnvironmentSetupError(f"{what}: {result.argv[0]} not found", hint=hint)
-    tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
-    raise EnvironmentSetupError(f"{what} failed (exit {result.returncode}): {' / '.join(tail)}", hint=hint)
+    raise EnvironmentSetupError(f"{what} failed (exit {result.returncode}): {tail(result)}", hint=hint)
 
 
 def _child_env(environ: Mapping[str, str] | None) -> dict[str, str]:
@@ -195,7 +187,11 @@ def _umask() -> int:
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:
-    """Rename the verified venv to `target`; an existing one is moved aside first and restored on failure."""
+    """Rename the verified venv to `target`; an existing one is moved aside first and restored on failure.
+
+    The venv's own paths are rewritten before the rename, so an interrupt at any point leaves either the old
+    environment or the complete new one at `target`, never a half-relocated one."""
+    _relocate(tmp, old=str(tmp), new=str(target))
     backup = None
     if target.exists():
         backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -207,7 +203,6 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         if backup is not None:
             os.rename(backup, target)
         raise
-    _relocate(target, old=str(tmp), new=str(target))
     if backup is not None:
         shutil.rmtree(backup, ignore_errors=True)
 
