@@ -8,9 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import EXIT_REFUSED, IpexError, RefusedError, UsageError
+from ..errors import IpexError, UsageError
 from ..runtime.model import Environment
-from .common import EXIT_FAILED, EXIT_OK, print_json
+from . import types
+from .common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_REFUSED, print_json
 
 
 def register(subparsers) -> None:
@@ -19,11 +20,11 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="nodes_command", metavar="SUBCOMMAND", required=True)
 
     def common(p: argparse.ArgumentParser, comfyui: bool = True) -> None:
-        p.add_argument("--manifest", type=Path, metavar="FILE",
+        p.add_argument("--manifest", type=types.nonempty_path, metavar="FILE",
                        help="use only this manifest (default: built-in catalog + config nodes.toml)")
-        p.add_argument("--lock", type=Path, metavar="FILE", help="lock file (default: config nodes.lock.json)")
+        p.add_argument("--lock", type=types.nonempty_path, metavar="FILE", help="lock file (default: config nodes.lock.json)")
         if comfyui:
-            p.add_argument("--comfyui", metavar="DIR", help="ComfyUI checkout (default: $COMFYUI_PATH or config)")
+            p.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="ComfyUI checkout (default: $COMFYUI_PATH or config)")
 
     p = sub.add_parser("lock", help="resolve refs to commits and compute hashes; write the lock file")
     p.add_argument("names", nargs="*", metavar="NAME", help="nodes to (re)fetch and hash (default: what needs it)")
@@ -61,7 +62,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("check", help="scan nodes' Python source for CUDA-only code (exit 1 if any)")
     p.add_argument("names", nargs="*", metavar="NAME", help="installed or manifest nodes (default: installed ones)")
-    p.add_argument("--path", type=Path, metavar="DIR", help="scan this directory instead")
+    p.add_argument("--path", type=types.nonempty_path, metavar="DIR", help="scan this directory instead")
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(func=cmd_check)
@@ -139,8 +140,8 @@ def cmd_install(args) -> int:
             print(f"ipex: error: {exc.message}", file=sys.stderr)
             if exc.hint:
                 print(f"ipex: hint: {exc.hint}", file=sys.stderr)
-            # A refusal (exit 3) outranks a failure of another node in the same run.
-            status = max(status, EXIT_REFUSED if isinstance(exc, RefusedError) else EXIT_FAILED)
+            # The worst outcome decides: refused (3) for a directory ipex will not replace, else failed (4).
+            status = max(status, EXIT_REFUSED if exc.exit_code == EXIT_REFUSED else EXIT_FAILED)
             continue
         print(f"{o.name}: {o.action} {o.rev[:12]} in {o.path}")
         for env in o.requirements:
@@ -149,7 +150,7 @@ def cmd_install(args) -> int:
             for line in env.conflicts:
                 print(f"  pip check [{env.env}]: {line}")
         if o.conflicts:
-            status = EXIT_FAILED
+            status = max(status, EXIT_NEGATIVE)
     return status
 
 
@@ -211,13 +212,13 @@ def cmd_verify(args) -> int:
     bad = any(r.state in (NodeState.DRIFT, NodeState.MISSING) for r in results)
     if args.json:
         print_json({"custom_nodes": str(custom_nodes), "nodes": [r.to_dict() for r in results]})
-        return EXIT_FAILED if bad else EXIT_OK
+        return EXIT_NEGATIVE if bad else EXIT_OK
     for r in results:
         detail = f" {r.detail}" if r.detail else ""
         print(f"{r.name}: {r.state.value}{detail}")
         if r.state is NodeState.DRIFT:
             print(f"  expected {r.expected}, now {r.actual}")
-    return EXIT_FAILED if bad else EXIT_OK
+    return EXIT_NEGATIVE if bad else EXIT_OK
 
 
 def cmd_remove(args) -> int:
@@ -246,7 +247,7 @@ def cmd_check(args) -> int:
             print(f"{r.name}: {len(r.findings)} CUDA-only construct(s) in {r.files} Python file(s)")
             for f in r.findings:
                 print(f"  {f.location()}: {f.kind}: {f.code}")
-    return EXIT_FAILED if any(r.findings for r in reports) else EXIT_OK
+    return EXIT_NEGATIVE if any(r.findings for r in reports) else EXIT_OK
 
 
 def _scan_nodes(args, scan_tree):
