@@ -32,7 +32,7 @@ th, td { border: 1px solid #ddd; padding: .25em .55em; text-align: left; vertica
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.bad td { color: #a00; } tr.skip td { color: #777; }
 pre { background: #f6f6f6; padding: .6em; white-space: pre-wrap; overflow-wrap: anywhere; }
-td { overflow-wrap: anywhere; }
+td.num { white-space: nowrap; } td pre { margin: 0; max-width: 70em; }
 .scroll { max-width: 100%; overflow-x: auto; }
 .warn { background: #fff3cd; border: 1px solid #e0c36c; padding: .6em; }
 .noisy { color: #b36b00; font-weight: bold; }
