@@ -62,7 +62,6 @@ let
       diffusers
       transformers
       matplotlib
-      pandas
     ];
 in
 rec {
