@@ -77,9 +77,10 @@ def _row_class(row: DerivedRow) -> str:
     return ""
 
 
-def _results_table(rows: Iterable[DerivedRow]) -> str:
+def _results_table(rows: Iterable[DerivedRow], show_device: bool = True) -> str:
+    """One row per measurement; the device column only where the report has more than one device."""
     head = (
-        "<tr><th>device</th><th>op</th><th>dtype</th><th>shape</th><th>variant</th><th>status</th>"
+        ("<tr><th>device</th>" if show_device else "<tr>") + "<th>op</th><th>dtype</th><th>shape</th><th>variant</th><th>status</th>"
         "<th>median</th><th>IQR</th><th>p95</th><th>n</th><th>rate</th><th>% peak</th><th>% measured</th>"
         "<th>peak mem</th><th>host RSS</th><th>note</th></tr>"
     )
@@ -88,8 +89,8 @@ def _results_table(rows: Iterable[DerivedRow]) -> str:
         ok = r.status == "ok"
         note = r.reason if not ok else (r.peak_note or (f"{r.bound}-bound" if r.bound else ""))
         noisy = ' <span class="noisy" title="IQR/median above 10%">noisy</span>' if r.noisy else ""
-        cells = [
-            escape(r.device), escape(r.op), escape(r.dtype), escape(r.shape), escape(r.variant), escape(r.status),
+        cells = ([escape(r.device)] if show_device else []) + [
+            escape(r.op), escape(r.dtype), escape(r.shape), escape(r.variant), escape(r.status),
         ]
         nums = [fmt_ms(r.median_ms), fmt_iqr(r) + noisy if ok else "-", fmt_ms(r.p95_ms), str(r.n or "-")]
         nums += [fmt_rate(r), fmt_pct(r.pct_peak), fmt_pct(r.pct_measured), fmt_mib(r.peak_memory_mib)]
@@ -220,7 +221,7 @@ def render_html(
     for workload in dict.fromkeys(r.workload for r in rows):
         wrows = [r for r in rows if r.workload == workload]
         parts.append(f"<h3 id=\"workload-{escape(slug(workload))}\">{escape(workload)}</h3>")
-        parts.append('<div class="scroll">' + _results_table(wrows) + "</div>")
+        parts.append('<div class="scroll">' + _results_table(wrows, len(report.runs) > 1) + "</div>")
     if rooflines:
         parts.append(
             "<h2>Rooflines</h2><p class=note>Each point is one op (achieved TFLOP/s at its flop/byte). Solid "
