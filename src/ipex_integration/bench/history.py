@@ -20,7 +20,7 @@ import sqlite3
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import ConfigError, UsageError
 from .model import BenchReport, DeviceRun, Measurement, Status
@@ -370,10 +370,6 @@ class History:
 
     def schema_migrations(self) -> list[tuple[int, str]]:
         return [(int(v), a) for v, a in self._db.execute("SELECT version, applied FROM schema_migrations ORDER BY version")]
-
-    def iter_ids(self) -> Iterator[int]:
-        for (run_id,) in self._db.execute("SELECT id FROM runs ORDER BY id"):
-            yield int(run_id)
 
 
 def _str(value: Any) -> str | None:
