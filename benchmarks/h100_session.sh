@@ -5,6 +5,9 @@
 #   part A: GPU tests, harness vs triton do_bench, quick suite end to end + its report
 #   part B: SD1.5 pipeline vs diffusers' StableDiffusionPipeline, standard suite report
 #   part C: the reports committed under docs/results/ (quick and standard suites) and the GPU benchmark tests
+#   part H: any GPU (H200 first): quick and standard suites recorded in the run history, the history listing and
+#           a trend, the history database itself. Screenshots are taken where Chromium is (not on the lent
+#           machines): python benchmarks/render_report.py rH/quick/results.html docs/screenshots/<gpu>-quick.png
 set -u
 part="${1:-A}"
 export IPEX_INTEGRATION_HOME="$(mktemp -d)" PYTHONUNBUFFERED=1
@@ -27,6 +30,17 @@ elif [ "$part" = C ]; then
   echo "quick rc=$?"
   timeout 280 ipex-benchmark --suite standard --output "$R/h100-standard" --format json,csv,html,png > "$R/standard.txt" 2>&1
   echo "standard rc=$?"
+elif [ "$part" = H ]; then
+  nvidia-smi > "$R/nvidia-smi.txt" 2>&1
+  timeout 150 ipex-benchmark --suite quick --output "$R/quick" --format json,csv,html,png > "$R/quick.txt" 2>&1
+  echo "quick rc=$?"
+  timeout 330 ipex-benchmark --suite standard --output "$R/standard" --format json,csv,html,png > "$R/standard.txt" 2>&1
+  echo "standard rc=$?"
+  { ipex-benchmark history; ipex-benchmark history --plot matmul --dtype bf16; } > "$R/history.txt" 2>&1
+  ipex-benchmark history --json > "$R/history.json" 2>&1
+  ipex-benchmark history --plot matmul --output "$R/trend-matmul.png" >> "$R/history.txt" 2>&1
+  cp "$IPEX_INTEGRATION_HOME/data/history.sqlite3" "$R/" 2>/dev/null
+  gzip -9 "$R/standard/results.json"  # raw samples make it large
 else
   timeout 300 python3 benchmarks/sd_vs_diffusers.py --json "$R/sd_vs_diffusers_h100.json" > "$R/sd_vs_diffusers.txt" 2>&1
   echo "sd rc=$?"

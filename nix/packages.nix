@@ -63,7 +63,6 @@ let
       diffusers
       transformers
       matplotlib
-      pandas
     ];
 in
 rec {

@@ -64,6 +64,22 @@ def test_run_for_real_on_every_available_backend(capsys, tmp_path):
     assert "not benchmarked: cuda" in err
     assert (out_dir / "results.json").is_file() and (out_dir / "results.csv").is_file()
     assert not (out_dir / "results.html").exists()
+    # recorded in the history (issue 14), with the results file it wrote; --no-history records nothing
+    from ipex_integration.bench.history import History, default_path
+
+    assert "history: run #1" in err
+    with History(default_path()) as history:
+        (run,) = history.runs()
+        assert run.results_path == str(out_dir / "results.json") and run.devices[0].backend == "cpu"
+        assert history.load_run(run.id).runs[0].measurements[0].spec.op == "matmul"
+    code, _, err = run_cli(
+        capsys, "--device", "cpu", "--only", "matmul", "--size", "64", "--dtype", "fp32", "--warmup", "0",
+        "--budget", "0.003", "--output", str(tmp_path / "again"), "--format", "json", "--json", "--no-history",
+    )
+    assert code == 0 and "history:" not in err
+    with History(default_path()) as history:
+        assert len(history.runs()) == 1
+
     # The same command again keeps the first run's files and numbers the new one.
     first = (out_dir / "results.json").read_bytes()
     code, out, err = run_cli(

@@ -282,6 +282,21 @@ def test_float64_reference_check():
     assert not bad.ok and "relative error nan" in bad.reason
 
 
+def test_reference_check_runs_the_timed_unet_itself():
+    """Issue 14: the check takes the timed model's UNet (its own weights) and compares it with a float64
+    copy of exactly those weights; a fault in that module is caught, which a fresh tiny UNet would miss."""
+    from ipex_integration.bench.workloads.sd_models import build_unet
+
+    unet = build_unet(family("tiny"), "cpu", None, seed=3)
+    assert check_unet("cpu", "fp32", model="tiny", unet=unet).rel_error < 1e-5
+    handle = unet.conv_out.register_forward_hook(lambda mod, args, out: out * 1.5)  # a wrong kernel
+    try:
+        broken = check_unet("cpu", "fp32", model="tiny", unet=unet)
+    finally:
+        handle.remove()
+    assert not broken.ok and broken.rel_error == pytest.approx(0.5, rel=1e-3)
+
+
 # -- the workload -------------------------------------------------------------------------------------
 
 
@@ -378,7 +393,9 @@ def test_nan_weights_fail_both_specs():
         with torch.no_grad():
             pipe.comps.unet.conv_out.bias.fill_(float("nan"))
         m = workload.run(spec, ctx)
-        assert m.status is Status.FAILED and "NaN" in m.reason and m.stats is None, spec.key
+        # the float64 check of the timed UNet itself now catches it first (issue 14); before it, the NaN scan
+        assert m.status is Status.FAILED and m.stats is None, spec.key
+        assert "NaN" in m.reason or "relative error nan" in m.reason, m.reason
 
 
 def test_out_of_memory_is_reported_as_oom():

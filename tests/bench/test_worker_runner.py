@@ -50,7 +50,7 @@ def test_worker_streams_progress_and_writes_the_device_run(tmp_path):
     statuses = [m["status"] for m in saved["measurements"]]
     assert statuses == ["ok", "skipped", "ok"]
     assert saved["device"]["backend"] == "cpu" and saved["measurements"][0]["stats"]["n"] >= 5
-    assert saved["measurements"][0]["extra"]["host_peak_rss_bytes"] > 10 * 2**20  # a Python with torch loaded
+    assert saved["measurements"][0]["extra"]["host_rss_lifetime_peak_bytes"] > 10 * 2**20  # a Python with torch loaded
 
 
 def test_worker_reports_a_bad_config_as_an_error_event(tmp_path):

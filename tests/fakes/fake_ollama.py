@@ -30,6 +30,8 @@ Knobs (environment):
   FAKE_OLLAMA_PROMPT_TOKENS_PER_S  prompt-evaluation rate (default 2000); a prompt token is a word
   FAKE_OLLAMA_LOAD_S           seconds to load a model that is not loaded (default 0.2)
   FAKE_OLLAMA_DEFAULT_PREDICT  tokens generated when num_predict is not given (default 16)
+  FAKE_OLLAMA_DEVICE_MEMORY_GIB  total memory each GPU reports at start (default 16; available = total - 0.5)
+  FAKE_OLLAMA_HOST_MEMORY_GIB    total memory the CPU "device" reports where no GPU is visible (default 31.3)
   FAKE_OLLAMA_ENV_FILE         append {"argv", "env", "pid"} as one JSON line per invocation
   FAKE_OLLAMA_CRASH=N          `serve` logs an error and exits N at start
   FAKE_OLLAMA_NEVER_READY=1    `serve` binds but never answers
@@ -540,13 +542,15 @@ def cmd_serve() -> int:
     delay = _env_float("FAKE_OLLAMA_READY_DELAY", 0.0)
     if stop.wait(delay) if delay > 0 else False:
         return _shutdown(server, got, serving=False)
+    gpu_gib = _env_float("FAKE_OLLAMA_DEVICE_MEMORY_GIB", 16.0)
+    host_gib = _env_float("FAKE_OLLAMA_HOST_MEMORY_GIB", 31.3)
     for device in state.devices:
         log("INFO", "inference compute", source="types.go:42", id=device["id"], library=device["library"],
             name=f"{device['library']}{device['id']}", description=device["description"], type="discrete",
-            total="16.0 GiB", available="15.5 GiB")
+            total=f"{gpu_gib:.1f} GiB", available=f"{max(gpu_gib - 0.5, 0.0):.1f} GiB")
     if not state.devices:
         log("INFO", "inference compute", source="types.go:60", id="cpu", library="cpu", compute="",
-            name="cpu", description="cpu", total="31.3 GiB", available="30.4 GiB")
+            name="cpu", description="cpu", total=f"{host_gib:.1f} GiB", available=f"{host_gib * 0.97:.1f} GiB")
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     die_after = os.environ.get("FAKE_OLLAMA_DIE_AFTER")

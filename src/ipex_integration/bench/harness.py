@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from .device import DeviceOps, GraphUnavailable, device_ops, is_oom
 from .model import BenchSpec, Measurement, Stats, Status
+from .rss import RssSampler
 from .workload import BenchContext
 
 # Per measurement (warm-up, timed budget) in seconds, by suite; CPU gets less because its ops are slower
@@ -250,14 +251,15 @@ def run_case(spec: BenchSpec, ctx: BenchContext, make_case: Callable[[], Case]) 
             if check is not None and not check.ok:
                 return Measurement(spec, Status.FAILED, reason=check.message, check_error=_finite(check.error))
             ops.reset_peak_memory_stats()
-            fn = case.build()
-            if graph:
-                fn = ops.capture_graph(fn)
-            samples = ctx.timer.time(
-                fn, warmup_s=ctx.warmup_s, budget_s=ctx.budget_s, flush_l2=case.flush_l2, min_reps=case.min_reps,
-                wall_clock=case.wall_clock,
-            )
-            del fn
+            with RssSampler() as rss:
+                fn = case.build()
+                if graph:
+                    fn = ops.capture_graph(fn)
+                samples = ctx.timer.time(
+                    fn, warmup_s=ctx.warmup_s, budget_s=ctx.budget_s, flush_l2=case.flush_l2,
+                    min_reps=case.min_reps, wall_clock=case.wall_clock,
+                )
+                del fn
             peak = ops.max_memory_allocated()
     except GraphUnavailable as exc:
         return Measurement(spec, Status.SKIPPED, reason=str(exc))
@@ -268,7 +270,8 @@ def run_case(spec: BenchSpec, ctx: BenchContext, make_case: Callable[[], Case]) 
         return Measurement(spec, Status.FAILED, reason=f"{type(exc).__name__}: {_first_line(exc)}")
     extra = dict(case.extra)
     extra.setdefault("l2_flushed", case.flush_l2)
-    extra.setdefault("host_rss_bytes", host_peak_rss_bytes())
+    # sampled while this op was built, warmed up and timed (bench/rss.py), not the process's lifetime peak
+    extra.setdefault("host_rss_max_bytes", rss.max_bytes)
     flush_bytes = getattr(getattr(ctx.timer, "_flush_buffer", None), "nbytes", None)
     if case.flush_l2 and flush_bytes:
         # peak_memory_bytes is the device's peak during the measurement: it includes this buffer
@@ -287,9 +290,9 @@ def run_case(spec: BenchSpec, ctx: BenchContext, make_case: Callable[[], Case]) 
     )
 
 
-def host_peak_rss_bytes() -> int | None:
-    """The worker's peak resident host memory so far (Linux reports ru_maxrss in KiB). The worker measures
-    one device in a process of its own, so this is that run's host RAM high-water mark."""
+def host_lifetime_peak_rss_bytes() -> int | None:
+    """The worker's peak resident host memory since it started (Linux reports ru_maxrss in KiB): a
+    high-water mark of the whole run so far, NOT of one op (that is RssSampler's host_rss_max_bytes)."""
     try:
         import resource
 

@@ -117,7 +117,8 @@ def run_worker(
             measurement = Measurement(spec, Status.FAILED, reason=f"{type(exc).__name__}: {exc}")
         rss = _peak_rss_bytes()
         if rss is not None:
-            measurement.extra.setdefault("host_peak_rss_bytes", rss)
+            # the worker's high-water mark since it started: it only grows from row to row, hence the name
+            measurement.extra.setdefault("host_rss_lifetime_peak_bytes", rss)
         run.measurements.append(measurement)
         atomic_write_text(out, json.dumps(run.to_dict(), indent=1))
         emit({"event": "finished", "index": index, "measurement": measurement.to_dict()})

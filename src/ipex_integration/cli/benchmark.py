@@ -5,6 +5,7 @@ choose, and compare result files.
                    [--size 4096,8192] [--device auto|cuda|xpu|cpu | --devices all] [GPU flags] [--graph]
                    [--output DIR] [--format json,csv,html,png] [--json] [--warmup S] [--budget S]
     ipex-benchmark compare OLD.json NEW.json [--fail-above 10%] [--json]
+    ipex-benchmark history [--device D] [--op OP] [--since DATE] [--until DATE] [--plot OP [--output PNG]] [--json]
 
 This process never imports torch: the measuring happens in a worker started in the chosen backend's
 environment (bench/runner.py).
@@ -25,7 +26,7 @@ from ..plan.vocabulary import BACKEND_CHOICES, SPEC_HELP, priority_text
 from . import common, types
 
 PROG = "ipex-benchmark"
-SUBCOMMANDS = ("run", "compare", "llm")
+SUBCOMMANDS = ("run", "compare", "llm", "history")
 OUTPUT_FORMATS = ("json", "csv", "html", "png")
 
 
@@ -84,6 +85,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                           "written as results-2.json, results-3.json, ...")
     out.add_argument("--format", default=",".join(OUTPUT_FORMATS), help="json,csv,html,png (json is always written)")
     out.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    out.add_argument("--no-history", action="store_true", help="do not record this run in the benchmark history")
     out.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
 
@@ -107,6 +109,9 @@ def _add_subcommands(subparsers: Any) -> None:
     from .benchmark_llm import add_llm_parser
 
     add_llm_parser(subparsers)
+    from .benchmark_history import add_history_parser
+
+    add_history_parser(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,14 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = common.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"ipex-integration {__version__}")
-    _add_subcommands(parser.add_subparsers(dest="command", metavar="{run,compare,llm}"))
+    _add_subcommands(parser.add_subparsers(dest="command", metavar="{run,compare,llm,history}"))
     return parser
 
 
 def register(subparsers: Any) -> None:
     """`ipex benchmark run|compare`, for the umbrella command."""
     parser = subparsers.add_parser("benchmark", help="time tensor ops, convolutions and Stable Diffusion")
-    _add_subcommands(parser.add_subparsers(dest="benchmark_command", metavar="{run,compare,llm}", required=True))
+    _add_subcommands(parser.add_subparsers(dest="benchmark_command", metavar="{run,compare,llm,history}", required=True))
 
 
 # -- run --------------------------------------------------------------------------------------------
@@ -272,6 +277,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         observer._close()
     written = _write_outputs(report, out_dir, table_formats, "png" in formats, stem=writer.stem)
+    if not args.no_history:
+        record_history(report, writer.path, environ, console)
     if args.json:
         common.print_json(report.to_dict())
     else:
@@ -296,6 +303,23 @@ def _write_outputs(
         if pngs:
             written["png"] = out_dir
     return written
+
+
+def record_history(report: Any, results: Path, environ: Mapping[str, str], console: Any) -> int | None:
+    """Record the run in the benchmark history; a history that cannot be written costs a warning, not
+    the run (its results files are already written)."""
+    import sqlite3
+
+    from ..bench.history import record_run
+    from ..errors import IpexError
+
+    try:
+        run_id = record_run(report, results_path=results, environ=environ)
+    except (IpexError, sqlite3.Error, OSError) as exc:
+        console.print(f"warning: run not recorded in the history: {exc}", style="yellow", markup=False, highlight=False)
+        return None
+    console.print(f"history: run #{run_id}", highlight=False)
+    return run_id
 
 
 def _exit_code(report: Any) -> int:

@@ -216,7 +216,16 @@ def test_write_reports_html_and_bad_format(tmp_path):
         write_reports(make_report(), tmp_path, ["json", "pdf"])
 
 
-@pytest.mark.parametrize(("module", "fmt"), [("pandas", "csv"), ("matplotlib", "html")])
+def test_csv_needs_no_pandas(tmp_path, monkeypatch):
+    """Issue 14: the CSV is the standard library's csv module; pandas is no dependency any more."""
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    path = write_reports(make_report(), tmp_path, ["csv"])["csv"]
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 14 and rows[0]["op"] == "matmul" and rows[0]["reason"] == ""
+
+
+@pytest.mark.parametrize(("module", "fmt"), [("matplotlib", "html")])
 def test_missing_optional_dependency_is_a_clear_error(tmp_path, monkeypatch, module, fmt):
     for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
         monkeypatch.delitem(sys.modules, name)

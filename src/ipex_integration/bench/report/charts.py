@@ -21,6 +21,8 @@ from .peaks import PeakTable, peak_for
 
 _DTYPE_COLORS = {"fp32": "#1f77b4", "tf32": "#ff7f0e", "fp16": "#2ca02c", "bf16": "#d62728", "-": "#7f7f7f"}
 _DPI = 110
+# One color per device or run in the grouped bars (matplotlib's tab10, colour-blind friendlier first).
+_SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
 @dataclass(frozen=True)
@@ -59,50 +61,58 @@ def _config_label(row: DerivedRow) -> str:
     return f"{label} [{row.variant}]" if row.variant else label
 
 
+def _panel(ax, group: list[DerivedRow], unit: str) -> None:
+    """Grouped horizontal bars on one axis: a group per op/dtype/shape, a bar per device (or run)."""
+    configs = list(dict.fromkeys(f"{r.op} {_config_label(r)}" for r in group))
+    devices = list(dict.fromkeys(r.device for r in group))
+    values = {(r.device, f"{r.op} {_config_label(r)}"): rate_in(r, unit) for r in group}
+    bar_h = 0.8 / len(devices)
+    top = max(values.values())
+    low = min(v for v in values.values() if v > 0)
+    log = top / low > 50  # a GPU next to a CPU, or a copy next to an add: on a linear axis small bars vanish
+    for i, device in enumerate(devices):
+        ys = [c - 0.4 + bar_h * (i + 0.5) for c in range(len(configs))]
+        xs = [values.get((device, cfg)) or 0.0 for cfg in configs]
+        bars = ax.barh(ys, xs, height=bar_h * 0.92, label=device, color=_SERIES_COLORS[i % len(_SERIES_COLORS)])
+        for bar, x in zip(bars, xs):
+            if x:
+                at = x * 1.05 if log else x + top * 0.01
+                ax.text(at, bar.get_y() + bar.get_height() / 2, f"{x:,.3g}", va="center", fontsize=7)
+    ax.set_yticks(range(len(configs)), configs, fontsize=8)
+    ax.set_ylim(len(configs) - 0.5, -0.5)  # first config on top
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(low / 3, top * 6)
+        ax.set_xlabel(f"{unit} (log scale)", fontsize=8)
+    else:
+        ax.set_xlim(0, top * 1.18)
+        ax.set_xlabel(unit, fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+
+
 def bar_charts(rows: list[DerivedRow]) -> list[Chart]:
-    """One horizontal bar chart per (workload, op): a bar per device for each dtype/shape/variant."""
-    groups: dict[tuple[str, str], list[DerivedRow]] = {}
+    """One chart per workload: a panel per unit (TFLOP/s, GB/s, it/s), each with grouped bars that put the
+    devices (or runs) side by side for every op/dtype/shape."""
+    by_workload: dict[str, list[DerivedRow]] = {}
     for row in rows:
         if primary_rate(row) is not None:
-            groups.setdefault((row.workload, row.op), []).append(row)
+            by_workload.setdefault(row.workload, []).append(row)
     charts = []
-    for (workload, op), group in groups.items():
-        # one unit per chart: the one most of its rows are best read in
-        units = [primary_rate(r)[1] for r in group]
-        unit = max(dict.fromkeys(units), key=units.count)
-        group = [r for r in group if rate_in(r, unit)]
-        configs = list(dict.fromkeys(_config_label(r) for r in group))
-        devices = list(dict.fromkeys(r.device for r in group))
-        values = {(r.device, _config_label(r)): rate_in(r, unit) for r in group}
-        bar_h = 0.8 / len(devices)
-        fig = _figure(9, max(2.2, 0.9 + 0.32 * len(configs) * len(devices)))
-        ax = fig.add_subplot()
-        top = max(values.values())
-        low = min(v for v in values.values() if v > 0)
-        log = top / low > 50  # a GPU next to a CPU: on a linear axis the small bars vanish
-        for i, device in enumerate(devices):
-            ys = [c + (len(devices) - 1 - i) * bar_h - 0.4 + bar_h / 2 for c in range(len(configs))]
-            xs = [values.get((device, cfg), 0.0) for cfg in configs]
-            bars = ax.barh(ys, xs, height=bar_h * 0.92, label=device)
-            for bar, x in zip(bars, xs):
-                if x:
-                    at = x * 1.05 if log else x + top * 0.01
-                    ax.text(at, bar.get_y() + bar.get_height() / 2, f"{x:,.3g}", va="center", fontsize=7)
-        ax.set_yticks(range(len(configs)), configs, fontsize=8)
-        ax.invert_yaxis()
-        if log:
-            ax.set_xscale("log")
-            ax.set_xlim(low / 3, top * 4)
-            unit_label = f"{unit} (log scale)"
-        else:
-            ax.set_xlim(0, top * 1.15)
-            unit_label = unit
-        ax.set_xlabel(unit_label)
-        ax.set_title(f"{workload} / {op}", fontsize=10)
-        ax.grid(axis="x", alpha=0.3)
-        if len(devices) > 1:
-            ax.legend(fontsize=7, loc="lower right")
-        charts.append(Chart(f"bars-{slug(workload)}-{slug(op)}", f"{workload} / {op} ({unit})", _png(fig)))
+    for workload, wrows in by_workload.items():
+        panels: dict[str, list[DerivedRow]] = {}
+        for row in wrows:
+            panels.setdefault(primary_rate(row)[1], []).append(row)
+        devices = len({r.device for r in wrows})
+        heights = [len({(r.op, _config_label(r)) for r in group}) * max(1, devices) for group in panels.values()]
+        fig = _figure(9, max(2.4, 0.8 + 0.95 * len(panels) + 0.24 * sum(heights)))
+        axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=[h + 2 for h in heights])[:, 0]
+        for ax, (unit, group) in zip(axes, panels.items()):
+            _panel(ax, group, unit)
+        axes[0].set_title(workload, fontsize=10)
+        if devices > 1:
+            axes[0].legend(fontsize=7, loc="lower right")
+        units = ", ".join(panels)
+        charts.append(Chart(f"bars-{slug(workload)}", f"{workload} ({units})", _png(fig)))
     return charts
 
 

@@ -69,7 +69,7 @@ class DerivedRow:
     peak_note: str | None  # why pct_peak is empty ("no peak known", ...)
     pct_measured: float | None  # percent of this suite's own ceiling on the same device
     peak_memory_mib: float | None
-    host_rss_mib: float | None
+    host_rss_mib: float | None  # the worker's largest RSS sampled while this op ran (host_rss_max_bytes)
     noisy: bool | None
     check_error: float | None
 
@@ -191,7 +191,7 @@ def derive_run(run: DeviceRun, table: PeakTable | None = None) -> list[DerivedRo
                 peak_note=note,
                 pct_measured=pct_measured,
                 peak_memory_mib=_mib(m.peak_memory_bytes),
-                host_rss_mib=_mib(m.extra.get("host_rss_bytes")),
+                host_rss_mib=_mib(m.extra.get("host_rss_max_bytes")),
                 noisy=stats.noisy if stats else None,
                 check_error=m.check_error,
             )

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ... import state
-from ...errors import ConfigError, IpexError, UsageError
+from ...errors import ConfigError, UsageError
 from ..model import SCHEMA_VERSION, BenchReport
 
 FORMATS = ("json", "csv", "html")
-_BENCH_EXTRA_HINT = "install the benchmark extras: pip install 'ipex-integration[bench]'"
 
 
 def _finite(value: Any) -> Any:
@@ -96,19 +95,24 @@ def _write_new_json(report: BenchReport, path: str | Path) -> Path:
     return ResultsWriter(path, replace=False).save(report)
 
 
-def rows_frame(report: BenchReport):
-    """The derived rows as a pandas DataFrame, one column per DerivedRow field."""
-    try:
-        import pandas as pd
-    except ImportError:
-        raise IpexError("CSV output needs pandas, which is not installed", hint=_BENCH_EXTRA_HINT) from None
+def csv_text(report: BenchReport) -> str:
+    """The derived rows as CSV (standard library csv): a header of DerivedRow's fields, one line per
+    measurement; None is an empty cell."""
+    import csv
+    import io
+
     from .metrics import COLUMNS, derive
 
-    return pd.DataFrame([row.to_dict() for row in derive(report)], columns=list(COLUMNS))
+    buf = io.StringIO()
+    out = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    out.writeheader()
+    for row in derive(report):
+        out.writerow({k: ("" if v is None else v) for k, v in row.to_dict().items()})
+    return buf.getvalue()
 
 
 def write_csv(report: BenchReport, path: str | Path) -> Path:
-    return state.write_text(path, rows_frame(report).to_csv(index=False), what="CSV report")
+    return state.write_text(path, csv_text(report), what="CSV report")
 
 
 def write_html(report: BenchReport, path: str | Path) -> Path:

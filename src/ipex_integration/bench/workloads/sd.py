@@ -8,7 +8,6 @@ Per model two specs: `<model>_unet_step` (variant "cfg", plus "cfg+graph" when g
 
 from __future__ import annotations
 
-import functools
 import gc
 import re
 import statistics
@@ -123,6 +122,7 @@ class SDWorkload:
     def __init__(self) -> None:
         self._built: tuple[tuple, Any] | None = None  # (key, Components)
         self._unet_median: dict[tuple, float] = {}  # SDRun key (+device) -> UNet step median seconds
+        self._checks: dict[tuple, CheckResult] = {}  # (model, device, dtype, seed) -> reference check
 
     def specs(self, config: SuiteConfig, backend: str) -> Sequence[BenchSpec]:
         out: list[BenchSpec] = []
@@ -173,7 +173,7 @@ class SDWorkload:
     # building (fp32 first, then cast) would otherwise count as the peak.
 
     def _unet_case(self, run: SDRun, ctx: BenchContext) -> Case:
-        check = self._check(ctx, run.dtype)
+        check = self._check(run, ctx)
         if not check.ok:
             return Case(build=_never, check=lambda: check)
         step = self.pipeline_for(run, ctx).unet_step_fn()
@@ -189,7 +189,7 @@ class SDWorkload:
         )
 
     def _pipeline_case(self, run: SDRun, ctx: BenchContext, holder: list) -> Case:
-        check = self._check(ctx, run.dtype)
+        check = self._check(run, ctx)
         if not check.ok:
             return Case(build=_never, check=lambda: check)
         pipe = self.pipeline_for(run, ctx)
@@ -239,20 +239,19 @@ class SDWorkload:
             **({"note": note} if note else {}),
         }
 
-    @staticmethod
-    def _check(ctx: BenchContext, dtype: str) -> CheckResult:
-        return _reference_check(str(ctx.device), dtype, ctx.config.seed)
+    def _check(self, run: SDRun, ctx: BenchContext) -> CheckResult:
+        """The timed model's own UNet (its weights, on the device, in the run's dtype) against the same
+        weights in float64 on the CPU, at a small input; once per model, device, dtype and seed."""
+        key = (run.model, str(ctx.device), run.dtype, ctx.config.seed)
+        if key not in self._checks:
+            unet = self.pipeline_for(run, ctx).comps.unet
+            result = check_unet(str(ctx.device), run.dtype, ctx.config.seed, model=run.model, unet=unet)
+            self._checks[key] = CheckResult(result.ok, result.rel_error, result.tolerance, result.reason)
+        return self._checks[key]
 
     @staticmethod
     def _key(run: SDRun, ctx: BenchContext) -> tuple:
         return (run.model, run.dtype, run.resolution, run.batch, str(ctx.device))
-
-
-@functools.lru_cache(maxsize=None)
-def _reference_check(device: str, dtype: str, seed: int) -> CheckResult:
-    """The tiny UNet on the device vs float64 on the CPU, once per device and dtype in a process."""
-    result = check_unet(device, dtype, seed=seed)
-    return CheckResult(result.ok, result.rel_error, result.tolerance, result.reason)
 
 
 def _finite(tensor) -> bool:

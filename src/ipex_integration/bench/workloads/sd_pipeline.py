@@ -177,28 +177,55 @@ class UNetCheck:
                 f"> tolerance {self.tolerance:.3g}")
 
 
-def check_unet(device, dtype_name: str, seed: int = 0) -> UNetCheck:
-    """Run the tiny UNet (SD1.5's architecture, tiny channels) on `device` in `dtype_name` and the same
-    weights in float64 on the CPU; return the relative error of the device's output."""
+# The reference check's image side for the real models: 64 px = an 8x8 latent, the smallest the three
+# down-samplings of the SD UNets take; every layer of the timed model still runs, in float64 in seconds.
+CHECK_RESOLUTION = 64
+
+
+def _float64_copy(unet, fam):
+    """The same weights as `unet` (wherever it lives, in whatever dtype) as a float64 module on the CPU,
+    built on the meta device first so no random initialisation or second full-precision copy is made."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    with torch.device("meta"):
+        reference = UNet2DConditionModel(**fam.unet)
+    state = {k: v.detach().to("cpu", torch.float64) for k, v in unet.state_dict().items()}
+    reference.load_state_dict(state, assign=True)
+    return reference.eval().requires_grad_(False)
+
+
+def check_unet(device, dtype_name: str, seed: int = 0, *, model: str = "tiny", unet=None) -> UNetCheck:
+    """Run a UNet on `device` in `dtype_name` and the same weights in float64 on the CPU; return the
+    relative error of the device's output. With `unet` (the timed model's own UNet, sd15 or sdxl) that module
+    is checked at CHECK_RESOLUTION; without, a fresh UNet of `model` (default the tiny one) is built."""
     import torch
 
     from .sd_models import torch_dtype
 
-    fam = family("tiny")
-    reference = build_unet(fam, "cpu", torch.float64, seed)
-    # nn.Module.to, not diffusers' override (it warns about from_pretrained on every cast)
-    under_test = torch.nn.Module.to(copy.deepcopy(reference), device=device, dtype=torch_dtype(dtype_name))
+    fam = family(model)
+    dt = torch_dtype(dtype_name)
+    if unet is None:
+        reference = build_unet(fam, "cpu", torch.float64, seed)
+        # nn.Module.to, not diffusers' override (it warns about from_pretrained on every cast)
+        under_test = torch.nn.Module.to(copy.deepcopy(reference), device=device, dtype=dt)
+    else:
+        reference, under_test = _float64_copy(unet, fam), unet
+    resolution = fam.resolution if model == "tiny" else CHECK_RESOLUTION
     gen = torch.Generator().manual_seed(seed)
-    sample = torch.randn(fam.latent_shape(2, fam.resolution), generator=gen, dtype=torch.float64)
+    sample = torch.randn(fam.latent_shape(2, resolution), generator=gen, dtype=torch.float64)
     context = torch.randn(2, TEXT_TOKENS, fam.context_dim, generator=gen, dtype=torch.float64)
+    added = _added_cond(fam, 2, resolution, "cpu", torch.float64, gen)
     t = torch.tensor(500.0, dtype=torch.float64)
     with torch.inference_mode():
-        expected = reference(sample, t, encoder_hidden_states=context, return_dict=False)[0]
-        dt = torch_dtype(dtype_name)
+        expected = reference(sample, t, encoder_hidden_states=context, added_cond_kwargs=added,
+                             return_dict=False)[0]
+        added_dev = {k: v.to(device, dt) for k, v in added.items()} if added else None
         # float32 timestep: some GPUs (Intel Arc) have no float64
         got = under_test(sample.to(device, dt), t.to(device, torch.float32),
-                         encoder_hidden_states=context.to(device, dt),
+                         encoder_hidden_states=context.to(device, dt), added_cond_kwargs=added_dev,
                          return_dict=False)[0]
         got = got.to("cpu", torch.float64)
         err = float(torch.linalg.vector_norm(got - expected) / torch.linalg.vector_norm(expected))
+    del reference
     return UNetCheck(err, TOLERANCE[dtype_name])
