@@ -6,7 +6,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Sequence
 
-from ...atomic import atomic_write_bytes
+from ...state import atomic_write_bytes
 from ..history import TrendPoint
 from .charts import _figure, _png
 
