@@ -30,6 +30,7 @@ Knobs (environment):
   FAKE_OLLAMA_PROMPT_TOKENS_PER_S  prompt-evaluation rate (default 2000); a prompt token is a word
   FAKE_OLLAMA_LOAD_S           seconds to load a model that is not loaded (default 0.2)
   FAKE_OLLAMA_DEFAULT_PREDICT  tokens generated when num_predict is not given (default 16)
+  FAKE_OLLAMA_USAGE_SKEW=N     the OpenAI API's `usage` reports N completion tokens more than were sent
   FAKE_OLLAMA_ENV_FILE         append {"argv", "env", "pid"} as one JSON line per invocation
   FAKE_OLLAMA_CRASH=N          `serve` logs an error and exits N at start
   FAKE_OLLAMA_NEVER_READY=1    `serve` binds but never answers
@@ -463,8 +464,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
         result = self._run(name, prompt, predict, body.get("keep_alive"), emit=emit)
         m = result["metrics"]
-        usage = {"prompt_tokens": m["prompt_eval_count"], "completion_tokens": m["eval_count"],
-                 "total_tokens": m["prompt_eval_count"] + m["eval_count"]}
+        skew = int(_env_float("FAKE_OLLAMA_USAGE_SKEW", 0))  # a server that miscounts its own tokens
+        usage = {"prompt_tokens": m["prompt_eval_count"], "completion_tokens": m["eval_count"] + skew,
+                 "total_tokens": m["prompt_eval_count"] + m["eval_count"] + skew}
         if not stream:
             self._json(200, {"id": ident, "object": "chat.completion", "created": created, "model": name,
                              "system_fingerprint": "fp_ollama",
