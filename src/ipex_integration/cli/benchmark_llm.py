@@ -106,9 +106,11 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
                          help="stream, nostream or both (default stream,nostream)")
 
 
-def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: TextIO) -> int:
+def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: TextIO,
+                device: Mapping[str, Any] | None = None) -> int:
     """The serving sweep: every mode x concurrency level through /v1/chat/completions; a token-count
-    mismatch between client and server fails its level (exit 4)."""
+    mismatch between client and server fails its level (exit 4). `device`: where the server runs, when the
+    caller started it (backend, device_name, device)."""
     from ..bench.report.writer import check_formats, write_reports
     from ..bench.workloads.llm_serving import ServingConfig, parse_list, run_serving_benchmark, summary_lines
     from ..ollama.client import OpenAIClient
@@ -123,7 +125,7 @@ def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: Te
     formats = check_formats([*args.format.split(","), "json"])
     client = OpenAIClient(url, timeout=args.timeout, api_key=args.api_key or environ.get("OPENAI_API_KEY"))
     report = run_serving_benchmark(config, client, command=["ipex-benchmark", *getattr(args, "_argv", ["llm"])],
-                                   progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
+                                   device=device, progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
     written = write_reports(report, args.output or default_output_dir(environ), formats)
     if args.json:
         import json
