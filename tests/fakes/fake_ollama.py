@@ -20,7 +20,8 @@ It stands in for the real program where ipex-integration touches it, with the re
 Which device it "runs" on follows the real selection variables: GPUs are declared per library with
 FAKE_OLLAMA_CUDA_GPUS / FAKE_OLLAMA_VULKAN_GPUS / FAKE_OLLAMA_SYCL_GPUS (comma-separated names, in that
 library's enumeration order) and filtered by CUDA_VISIBLE_DEVICES, OLLAMA_VULKAN + GGML_VK_VISIBLE_DEVICES
-(Vulkan is opt-in, as in 0.12.x), ONEAPI_DEVICE_SELECTOR + OLLAMA_NUM_GPU (SYCL, for an "ipexllm" version).
+(Vulkan is opt-in before 0.30, as in 0.12.x, and on unless OLLAMA_VULKAN is false from 0.30; an NVIDIA card that
+CUDA_VISIBLE_DEVICES hides is still taken through Vulkan, as in ollama/ollama#17609 and #17780), ONEAPI_DEVICE_SELECTOR + OLLAMA_NUM_GPU (SYCL, for an "ipexllm" version).
 Models go to the first visible device; /api/ps then reports size_vram = size, on the CPU size_vram = 0.
 
 Knobs (environment):
@@ -136,11 +137,27 @@ def _filter(names: list[str], selector: str | None) -> list[tuple[int, str]]:
     return out
 
 
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("-")[0].split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def _vulkan_enabled(value: str | None) -> bool:
+    """OLLAMA_VULKAN: opt-in in 0.12.11-0.29; from 0.30 on by default, off only when set false."""
+    if value is None or not value.strip():
+        return _version_tuple(VERSION) >= (0, 30)
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def visible_devices() -> list[dict]:
     env = os.environ
     devices = [{"library": "CUDA", "id": i, "description": n}
                for i, n in _filter(_names("FAKE_OLLAMA_CUDA_GPUS"), env.get("CUDA_VISIBLE_DEVICES"))]
-    if env.get("OLLAMA_VULKAN", "").strip().lower() in ("1", "true", "yes", "on"):
+    if _vulkan_enabled(env.get("OLLAMA_VULKAN")):
         seen = {d["description"] for d in devices}  # Ollama drops a GPU it already has through CUDA
         devices += [{"library": "Vulkan", "id": i, "description": n}
                     for i, n in _filter(_names("FAKE_OLLAMA_VULKAN_GPUS"), env.get("GGML_VK_VISIBLE_DEVICES"))
