@@ -164,3 +164,26 @@ def test_engine_flags():
         split_engine_flags(["serve", "--engine", "vllm"])
     with pytest.raises(UsageError, match="--llama-server goes with --engine llama-server"):
         split_engine_flags(["serve", "--llama-server", "/x"])
+
+
+def test_status_section_reports_the_build_and_a_running_server(tmp_path, model):
+    from ipex_integration.llama.status import checks
+    from ipex_integration.status.context import StatusContext
+    from ipex_integration.status.model import Level
+
+    binary = install(tmp_path / "l", ("libggml-vulkan.so",))
+    port = free_port()
+    env = {**os.environ, "LLAMA_SERVER": str(binary), "LLAMA_SERVER_URL": f"http://127.0.0.1:{port}"}
+    ctx = StatusContext(hardware=MACHINES["none"], environ=env)
+    rows = {c.name: c for c in checks(ctx)}
+    assert rows["llama-server"].level is Level.OK and "$LLAMA_SERVER" in rows["llama-server"].detail
+    assert "llama.cpp b6123 (vulkan)" in rows["build"].detail
+    assert rows["server"].level is Level.MISSING
+    planned = prepare_llama_launch(CPU, model=model, environ=env, binary=str(binary), port=port,
+                                   hardware=MACHINES["none"], log_path=str(tmp_path / "s.log"))
+    with LlamaServer(planned.spec).start() as server:
+        server.wait_ready(20)
+        rows = {c.name: c for c in checks(ctx)}
+    assert rows["server"].level is Level.OK and model in rows["server"].detail
+    missing = {c.name: c for c in checks(StatusContext(hardware=MACHINES["none"], environ={"PATH": str(tmp_path)}))}
+    assert missing["llama-server"].level is Level.MISSING and "no llama-server found" in missing["llama-server"].detail
