@@ -187,3 +187,17 @@ def test_status_section_reports_the_build_and_a_running_server(tmp_path, model):
     assert rows["server"].level is Level.OK and model in rows["server"].detail
     missing = {c.name: c for c in checks(StatusContext(hardware=MACHINES["none"], environ={"PATH": str(tmp_path)}))}
     assert missing["llama-server"].level is Level.MISSING and "no llama-server found" in missing["llama-server"].detail
+
+
+def test_peer_without_llama_cpp_says_how_to_get_it(tmp_path):
+    from ipex_integration.llama.peer import LlamaPeer, llama_cpp_version
+
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'llama_cpp'\" >&2\nexit 1\n")
+    python.chmod(0o755)
+    version, why = llama_cpp_version(str(python))
+    assert version is None and why.endswith("(ModuleNotFoundError: No module named 'llama_cpp')")
+    with pytest.raises(LlamaError) as caught:
+        LlamaPeer.start(python=str(python), environ={"IPEX_INTEGRATION_HOME": str(tmp_path)})
+    assert "llama-cpp-python[server]==0.3.36" in caught.value.hint
+    assert not list(tmp_path.glob("cache/llama/models/*.gguf"))  # nothing made before the check

@@ -108,10 +108,14 @@ class LlamaServer(Child):
         super().start()
         return self
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:
-        """The path that answered; LlamaError (the child stopped) when it exits first or is not ready in time."""
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S, *,
+                   cancelled: Callable[[], bool] = lambda: False) -> str | None:
+        """The path that answered, or None as soon as `cancelled()` (as ollama's ServerProcess, so `ipex up`
+        can supervise either); LlamaError (the child stopped) when it exits first or is not ready in time."""
         deadline = self._clock() + timeout
         while True:
+            if cancelled():
+                return None
             code = self.proc.poll()
             if code is not None:
                 raise self._start_error(f"{self.spec.kind} exited with code {shell_code(code)} while starting")
