@@ -144,7 +144,7 @@ def identify_build(path: str, found_by: str, *, runner: Runner = run_command,
         for backend, why in backends_from_libraries(ldd.stdout.splitlines(), "ldd").items():
             found.setdefault(backend, why)
     found.setdefault("cpu", "always built")  # ggml's CPU backend is part of every build
-    backends = tuple(sorted(found, key=BACKENDS.index if all(b in BACKENDS for b in found) else str))
+    backends = tuple(sorted(found, key=lambda b: (BACKENDS.index(b) if b in BACKENDS else len(BACKENDS), b)))
     return LlamaServerBuild(path=path, real_path=str(real), found_by=found_by, version=version, commit=commit,
                             compiler=compiler, backends=backends,
                             evidence=tuple(f"{b}: {found[b]}" for b in backends))
