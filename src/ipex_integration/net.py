@@ -63,6 +63,25 @@ def check_listen(text: str) -> str:
     return ",".join(check_host(p, what="listen address") for p in parts)
 
 
+def check_url(text: str, *, what: str = "server URL") -> str:
+    """A server's base URL (`http://host:port`, `host:port` or `host`); UsageError unless scheme, host and port
+    are all well formed. Returned as given (the clients add a missing scheme themselves)."""
+    from urllib.parse import urlsplit
+
+    raw = str(text).strip()
+    parts = urlsplit(raw if "://" in raw else f"http://{raw}")
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(f"{what} must be http:// or https://, got {raw!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"{what} has a bad port: {raw!r}", hint="e.g. http://127.0.0.1:11434") from None
+    check_host(parts.hostname or "", what=f"{what} host")
+    if port is not None:
+        check_port(port, what=f"{what} port")
+    return raw
+
+
 def check_port(value: int | str, *, what: str = "port") -> int:
     try:
         number = int(str(value).strip())

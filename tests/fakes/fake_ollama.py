@@ -20,7 +20,8 @@ It stands in for the real program where ipex-integration touches it, with the re
 Which device it "runs" on follows the real selection variables: GPUs are declared per library with
 FAKE_OLLAMA_CUDA_GPUS / FAKE_OLLAMA_VULKAN_GPUS / FAKE_OLLAMA_SYCL_GPUS (comma-separated names, in that
 library's enumeration order) and filtered by CUDA_VISIBLE_DEVICES, OLLAMA_VULKAN + GGML_VK_VISIBLE_DEVICES
-(Vulkan is opt-in, as in 0.12.x), ONEAPI_DEVICE_SELECTOR + OLLAMA_NUM_GPU (SYCL, for an "ipexllm" version).
+(Vulkan is opt-in before 0.30, as in 0.12.x, and on unless OLLAMA_VULKAN is false from 0.30; an NVIDIA card that
+CUDA_VISIBLE_DEVICES hides is still taken through Vulkan, as in ollama/ollama#17609 and #17780), ONEAPI_DEVICE_SELECTOR + OLLAMA_NUM_GPU (SYCL, for an "ipexllm" version).
 Models go to the first visible device; /api/ps then reports size_vram = size, on the CPU size_vram = 0.
 
 Knobs (environment):
@@ -32,6 +33,7 @@ Knobs (environment):
   FAKE_OLLAMA_DEFAULT_PREDICT  tokens generated when num_predict is not given (default 16)
   FAKE_OLLAMA_DEVICE_MEMORY_GIB  total memory each GPU reports at start (default 16; available = total - 0.5)
   FAKE_OLLAMA_HOST_MEMORY_GIB    total memory the CPU "device" reports where no GPU is visible (default 31.3)
+  FAKE_OLLAMA_USAGE_SKEW=N     the OpenAI API's `usage` reports N completion tokens more than were sent
   FAKE_OLLAMA_ENV_FILE         append {"argv", "env", "pid"} as one JSON line per invocation
   FAKE_OLLAMA_CRASH=N          `serve` logs an error and exits N at start
   FAKE_OLLAMA_NEVER_READY=1    `serve` binds but never answers
@@ -137,11 +139,27 @@ def _filter(names: list[str], selector: str | None) -> list[tuple[int, str]]:
     return out
 
 
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("-")[0].split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def _vulkan_enabled(value: str | None) -> bool:
+    """OLLAMA_VULKAN: opt-in in 0.12.11-0.29; from 0.30 on by default, off only when set false."""
+    if value is None or not value.strip():
+        return _version_tuple(VERSION) >= (0, 30)
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def visible_devices() -> list[dict]:
     env = os.environ
     devices = [{"library": "CUDA", "id": i, "description": n}
                for i, n in _filter(_names("FAKE_OLLAMA_CUDA_GPUS"), env.get("CUDA_VISIBLE_DEVICES"))]
-    if env.get("OLLAMA_VULKAN", "").strip().lower() in ("1", "true", "yes", "on"):
+    if _vulkan_enabled(env.get("OLLAMA_VULKAN")):
         seen = {d["description"] for d in devices}  # Ollama drops a GPU it already has through CUDA
         devices += [{"library": "Vulkan", "id": i, "description": n}
                     for i, n in _filter(_names("FAKE_OLLAMA_VULKAN_GPUS"), env.get("GGML_VK_VISIBLE_DEVICES"))
@@ -465,8 +483,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
         result = self._run(name, prompt, predict, body.get("keep_alive"), emit=emit)
         m = result["metrics"]
-        usage = {"prompt_tokens": m["prompt_eval_count"], "completion_tokens": m["eval_count"],
-                 "total_tokens": m["prompt_eval_count"] + m["eval_count"]}
+        skew = int(_env_float("FAKE_OLLAMA_USAGE_SKEW", 0))  # a server that miscounts its own tokens
+        usage = {"prompt_tokens": m["prompt_eval_count"], "completion_tokens": m["eval_count"] + skew,
+                 "total_tokens": m["prompt_eval_count"] + m["eval_count"] + skew}
         if not stream:
             self._json(200, {"id": ident, "object": "chat.completion", "created": created, "model": name,
                              "system_fingerprint": "fp_ollama",

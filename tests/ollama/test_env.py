@@ -40,7 +40,8 @@ def test_cuda_plan():
     assert e.env["CUDA_VISIBLE_DEVICES"] == "0" and e.env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
     assert e.env["GGML_VK_VISIBLE_DEVICES"] == "-1"  # the Arc stays free
     assert e.env["OLLAMA_HOST"] == "127.0.0.1:11434"
-    assert "OLLAMA_VULKAN" not in e.env and "ONEAPI_DEVICE_SELECTOR" not in e.env
+    assert e.env["OLLAMA_VULKAN"] == "0"  # on by default from 0.30 (ollama/ollama#16508)
+    assert "ONEAPI_DEVICE_SELECTOR" not in e.env
 
 
 def test_xpu_through_vulkan_uses_the_vulkan_index():

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from ..errors import UsageError
+from ..errors import EXIT_FAILED, UsageError
 from . import common, types
 
 PROG = "ipex-benchmark llm"
@@ -32,7 +32,7 @@ def add_llm_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     what = parser.add_argument_group("what to measure")
     what.add_argument("--model", required=True, help="model name as the server knows it (llama3.2, qwen2.5:0.5b, ...)")
-    what.add_argument("--url", help="the server (default: $OLLAMA_HOST, else http://127.0.0.1:11434)")
+    what.add_argument("--url", type=types.url, help="the server (default: $OLLAMA_HOST, else http://127.0.0.1:11434)")
     what.add_argument("--api", choices=APIS, default="ollama",
                       help="ollama (/api/*, with the server's own counters) or openai (/v1/chat/completions)")
     what.add_argument("--endpoint", choices=ENDPOINTS, default="generate", help="Ollama endpoint (default: generate)")
@@ -45,6 +45,7 @@ def add_llm_parser(subparsers: Any) -> argparse.ArgumentParser:
     what.add_argument("--seed", type=int, default=0, help="prompt and sampling seed (default 0)")
     what.add_argument("--timeout", type=types.positive_seconds, default=600.0, metavar="S", help="seconds per request (default 600)")
     what.add_argument("--api-key", help="bearer token for an OpenAI-compatible server (default: $OPENAI_API_KEY)")
+    add_serving_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--output", type=types.nonempty_path, metavar="DIR", help="results directory (default: a new one under the data dir)")
     out.add_argument("--force", action="store_true",
@@ -67,6 +68,8 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
 
     environ = os.environ if environ is None else environ
     stream = out or sys.stdout
+    if getattr(args, "concurrency", None):
+        return run_serving(args, environ=environ, out=stream)
     url = args.url or environ.get("OLLAMA_HOST") or "127.0.0.1:11434"
     config = LlmConfig(model=args.model, url=url, api=args.api, endpoint=args.endpoint, trials=args.trials,
                        warmup=args.warmup, load_trials=args.load_trials, prompt_tokens=args.prompt_tokens,
@@ -96,6 +99,50 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
             stream.write(f"{fmt}: {path}\n")
     failed = any(m.status.value == "failed" for r in report.runs for m in r.measurements)
     return common.EXIT_NEGATIVE if failed else common.EXIT_OK
+
+
+def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    serving = parser.add_argument_group(
+        "serving sweep (OpenAI-compatible API): TTFT, ITL, TPOT, E2EL p50/p95/p99, tokens/s, requests/s")
+    serving.add_argument("--concurrency", metavar="LIST",
+                         help="run the sweep at these concurrencies, e.g. 1,4,16 (implies --api openai)")
+    serving.add_argument("--requests", type=types.count(), default=16, metavar="N",
+                         help="requests per mode and concurrency level (default 16)")
+    serving.add_argument("--mode", default="stream,nostream", metavar="LIST",
+                         help="stream, nostream or both (default stream,nostream)")
+
+
+def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: TextIO,
+                device: Mapping[str, Any] | None = None) -> int:
+    """The serving sweep: every mode x concurrency level through /v1/chat/completions; a token-count
+    mismatch between client and server fails its level (exit 4). `device`: where the server runs, when the
+    caller started it (backend, device_name, device)."""
+    from ..bench.report.writer import check_formats, write_reports
+    from ..bench.workloads.llm_serving import ServingConfig, parse_list, run_serving_benchmark, summary_lines
+    from ..ollama.client import OpenAIClient
+
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    url = args.url or environ.get("OLLAMA_HOST") or "127.0.0.1:11434"
+    config = ServingConfig(model=args.model, url=url, concurrency=tuple(parse_list(args.concurrency, int, "--concurrency")),
+                           modes=tuple(parse_list(args.mode, str, "--mode")), requests=args.requests,
+                           warmup=args.warmup, prompt_tokens=args.prompt_tokens, max_tokens=args.max_tokens,
+                           seed=args.seed, timeout_s=args.timeout)
+    formats = check_formats([*args.format.split(","), "json"])
+    client = OpenAIClient(url, timeout=args.timeout, api_key=args.api_key or environ.get("OPENAI_API_KEY"))
+    report = run_serving_benchmark(config, client, command=["ipex-benchmark", *getattr(args, "_argv", ["llm"])],
+                                   device=device, progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
+    written = write_reports(report, args.output or default_output_dir(environ), formats)
+    if args.json:
+        import json
+
+        out.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    else:
+        out.write("\n".join(summary_lines(report)) + "\n")
+        for fmt, path in written.items():
+            out.write(f"{fmt}: {path}\n")
+    failed = any(m.status.value == "failed" for r in report.runs for m in r.measurements)
+    return EXIT_FAILED if failed else common.EXIT_OK
 
 
 def default_output_dir(environ: Mapping[str, str]) -> Path:

@@ -35,6 +35,8 @@ Serve Ollama on the GPU you choose: NVIDIA through CUDA, Intel through Vulkan (u
   --help-gpu        the GPU selection flags (--cpu, --cuda, --force-intel-xpu, --cuda-device N, --intel-device N,
                     --igpu, --fallback) and variables
   --ollama-bin PATH the ollama binary (default: [ollama] bin in config.toml, else `ollama` on PATH)
+  --engine E        ollama (default; $IPEX_LLM_ENGINE) or llama-server: llama.cpp's server, with
+                    --model FILE.gguf [--llama-server PATH] (default: $LLAMA_SERVER, else PATH)
   --host HOST:PORT  where the server listens (default: $OLLAMA_HOST, else 127.0.0.1:11434)
   --timeout S       seconds to wait for the server to answer (default 60)
   --dry-run         print the build, device, variables and command; start nothing (--json: as JSON)
@@ -87,6 +89,13 @@ def ollama_main(
     out = out or sys.stdout
     err = err or sys.stderr
     argv = [a for a in argv if a != "--debug"]
+    from ..llama.engine import split_engine_flags
+
+    engine, argv = split_engine_flags(argv, dict(environ))
+    if engine.is_llama:  # llama.cpp's server instead of ollama (cli/llama_serve.py)
+        from .llama_serve import llama_serve_main
+
+        return llama_serve_main(argv, engine, environ=environ, hardware=hardware, out=out, err=err)
     flags, rest = split_ollama_flags(argv)
     device_flags, rest = split_device_flags(rest)
     if device_flags.help_gpu:

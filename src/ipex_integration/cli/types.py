@@ -73,6 +73,7 @@ def _from_usage(check: Callable[[str], object]) -> Callable[[str], object]:
 port = _from_usage(net.check_port)
 host = _from_usage(net.check_host)
 listen = _from_usage(net.check_listen)
+url = _from_usage(net.check_url)
 
 
 def nonempty(text: str) -> str:

@@ -84,6 +84,8 @@ class Completion:
     prompt_eval_duration_ns: int | None = None
     eval_count: int | None = None
     eval_duration_ns: int | None = None
+    chunk_times: tuple[float, ...] = ()  # each text chunk's arrival (OpenAI client), for inter-token latency
+    usage_sent: bool | None = None  # OpenAI client: whether the server sent `usage` (None: not asked)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -97,6 +99,7 @@ class _Timing:
     last: float | None = None
     chunks: int = 0
     pieces: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
 
     def begin(self) -> None:
         self.start = self.clock()
@@ -109,6 +112,7 @@ class _Timing:
         self.last = now
         self.chunks += 1
         self.pieces.append(text)
+        self.times.append(now)
 
     def elapsed(self) -> float:
         return self.clock() - self.start
@@ -266,9 +270,11 @@ class OpenAIClient:
         return match_model(name, [m.name for m in self.models()], self.url)
 
     def chat(self, model: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int | None = None,
-             seed: int | None = None, temperature: float | None = None) -> Completion:
-        body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": True,
-                                "stream_options": {"include_usage": True}}
+             seed: int | None = None, temperature: float | None = None, stream: bool = True) -> Completion:
+        """One chat completion, streamed (asking for `usage` in the last chunk) or not."""
+        body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": stream}
+        if stream:
+            body["stream_options"] = {"include_usage": True}
         for key, value in (("max_tokens", max_tokens), ("seed", seed), ("temperature", temperature)):
             if value is not None:
                 body[key] = value
@@ -278,7 +284,14 @@ class OpenAIClient:
         timing.begin()
         response = self._open("POST", "/chat/completions", body, timeout=self.timeout, model=model)
         try:
-            for data in _sse_data(response):
+            if not stream:
+                data = json.loads(response.read().decode("utf-8", "replace"))
+                usage = data.get("usage") or {}
+                for choice in data.get("choices") or []:
+                    message = choice.get("message") or {}
+                    timing.piece(message.get("content") or message.get("reasoning_content"))
+                    reason = choice.get("finish_reason") or reason
+            for data in (_sse_data(response) if stream else ()):
                 if data == "[DONE]":
                     break
                 chunk = json.loads(data)
@@ -289,12 +302,13 @@ class OpenAIClient:
                     timing.piece(delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning"))
                     reason = choice.get("finish_reason") or reason
         except (OSError, ValueError) as exc:
-            raise OllamaError(f"reading the stream from {self.base} failed: {exc}") from None
+            raise OllamaError(f"reading the {'stream' if stream else 'answer'} from {self.base} failed: {exc}") from None
         finally:
             response.close()
         return Completion(text="".join(timing.pieces), t_first=timing.first, t_last=timing.last,
                           t_done=timing.elapsed(), chunks=timing.chunks, done_reason=reason,
-                          prompt_eval_count=usage.get("prompt_tokens"), eval_count=usage.get("completion_tokens"))
+                          prompt_eval_count=usage.get("prompt_tokens"), eval_count=usage.get("completion_tokens"),
+                          chunk_times=tuple(timing.times), usage_sent=bool(usage))
 
     def _open(self, method: str, path: str, body: dict | None, *, timeout: float, model: str | None = None):
         data = json.dumps(body).encode() if body is not None else None

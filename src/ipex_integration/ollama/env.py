@@ -1,7 +1,10 @@
 """DevicePlan + ollama build -> the variables `ollama serve` gets.
 
-- NVIDIA: CUDA_VISIBLE_DEVICES=N (and CUDA_DEVICE_ORDER=PCI_BUS_ID) from the plan; Vulkan devices hidden, since
-  through Vulkan Ollama would also see the Intel GPU (and the NVIDIA one a second time).
+- NVIDIA: CUDA_VISIBLE_DEVICES=N (and CUDA_DEVICE_ORDER=PCI_BUS_ID) from the plan; the Vulkan backend off
+  (OLLAMA_VULKAN=0) and its devices hidden (GGML_VK_VISIBLE_DEVICES=-1). From 0.30 Vulkan is on by default and
+  CUDA_VISIBLE_DEVICES restricts only the CUDA library: the NVIDIA cards it hides, and the Intel GPU, stay
+  open to Vulkan (ollama/ollama#16508, #16592, #17609, #17780). The hiding variable also covers 0.12.11-0.29,
+  where OLLAMA_VULKAN=1 was the opt-in. Your own OLLAMA_VULKAN / GGML_VK_VISIBLE_DEVICES ("asked") are kept.
 - Intel, upstream build: the Vulkan backend. OLLAMA_VULKAN=1 (opt-in from 0.12.11 to 0.30), GGML_VK_VISIBLE_DEVICES=<the
   GPU's Vulkan index> (see vulkan.py: Vulkan numbers devices its own way), CUDA hidden.
 - Intel, ipex-llm build: SYCL. OLLAMA_NUM_GPU=999 (every layer on the GPU), ONEAPI_DEVICE_SELECTOR=level_zero:N,
@@ -30,6 +33,7 @@ from .vulkan import VulkanDevice, vulkan_index_of
 
 DEFAULT_HOST = "127.0.0.1:11434"
 HIDE = "-1"
+VULKAN_OFF = "0"  # OLLAMA_VULKAN=0: Ollama does not load its Vulkan backend (on by default from 0.30)
 SYCL_NUM_GPU = "999"  # ipex-llm: offload every layer (its docs' value)
 _PLAN_REASON_PREFIXES = ("backend:", "device:")  # the plan's lines that matter here (not its torch environment)
 
@@ -166,11 +170,14 @@ def _cuda(plan: DevicePlan, build: OllamaBuild, b: _Builder) -> str:
     if build.can_cuda is None:
         b.warnings.append(f"no backend libraries found beside {build.real_path}: assuming it can use CUDA")
     b.from_plan(plan, ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"))
-    b.setdefault("GGML_VK_VISIBLE_DEVICES", HIDE,
-                 why_user_matters="Ollama may also put layers on a Vulkan device (the Intel GPU)")
+    vulkan_why = ("Ollama may also put layers on a Vulkan device (the Intel GPU, or an NVIDIA card that "
+                  "CUDA_VISIBLE_DEVICES hides)")
+    b.setdefault("OLLAMA_VULKAN", VULKAN_OFF, why_user_matters=vulkan_why)
+    b.setdefault("GGML_VK_VISIBLE_DEVICES", HIDE, why_user_matters=vulkan_why)
     shown = b.env.get("CUDA_VISIBLE_DEVICES", b.kept.get("CUDA_VISIBLE_DEVICES"))
-    b.reasons.append(f"NVIDIA through Ollama's CUDA backend: CUDA_VISIBLE_DEVICES={shown}; "
-                     f"Vulkan devices hidden (GGML_VK_VISIBLE_DEVICES={HIDE}) so the Intel GPU stays free")
+    b.reasons.append(f"NVIDIA through Ollama's CUDA backend: CUDA_VISIBLE_DEVICES={shown}; Vulkan off "
+                     f"(OLLAMA_VULKAN={VULKAN_OFF}, GGML_VK_VISIBLE_DEVICES={HIDE}) so neither the Intel GPU nor "
+                     "another NVIDIA card is taken through it")
     return "cuda"
 
 

@@ -31,6 +31,7 @@ EXTRA_SECTIONS: list[str | Section] = [
     "ipex_integration.comfyui.status:checks",
     "ipex_integration.nodes.status:checks",
     "ipex_integration.ollama.status:checks",
+    "ipex_integration.llama.status:checks",
 ]
 
 GROUP_FIX = "sudo usermod -aG render,video $USER, then log out and back in"
@@ -94,7 +95,7 @@ def _resolve_hook(entry: str | Section) -> Section | None:
     return getattr(module, attr)
 
 
-_HOOK_TITLES = {"comfyui": "ComfyUI", "nodes": "Custom nodes", "ollama": "Ollama"}
+_HOOK_TITLES = {"comfyui": "ComfyUI", "nodes": "Custom nodes", "ollama": "Ollama", "llama": "llama.cpp"}
 
 
 def _hook_title(entry: str | Section) -> str:
