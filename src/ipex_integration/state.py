@@ -160,18 +160,19 @@ def write_text(path: str | os.PathLike[str], text: str, *, what: str = "file", m
 
 
 def ensure_writable_dir(path: str | os.PathLike[str], *, what: str = "folder") -> Path:
-    """Make the folder (and its parents) and prove a file can be created in it; FailedError naming it if not.
-    For commands that would otherwise find out only after minutes of work (a benchmark's --output)."""
-    folder = Path(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".ipex-write-check.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        if exc.filename is None:
-            exc.filename = str(folder)
-        raise write_failure(folder, exc, what) from None
+    """FailedError naming the folder when files could not be written into it (or it could not be made), checked
+    without creating anything: the nearest existing folder on the way must be a folder, writable, and on a
+    file system mounted read-write. For commands that would otherwise find out after minutes of work."""
+    folder = Path(path).expanduser().absolute()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise write_failure(folder, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing)), what)
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise write_failure(folder, OSError(errno.EROFS, os.strerror(errno.EROFS), str(existing)), what)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise write_failure(folder, OSError(errno.EACCES, os.strerror(errno.EACCES), str(existing)), what)
     return folder
 
 

@@ -164,14 +164,24 @@ def kill_marked(marker: str) -> None:
 
 # --- files -------------------------------------------------------------------------------------------------
 
+def _ours(path: Path) -> bool:
+    """Files that are the project's own bookkeeping, not the user's: filelock's `.NAME.lock` beside a file it
+    guards, and anything under a `cache` folder of IPEX_INTEGRATION_HOME (probe results, flag sets)."""
+    return (path.name.startswith(".") and path.name.endswith(".lock")) or "cache" in path.parts[-4:-1] \
+        or path.name == "cache"
+
+
 def snapshot(*roots: Path) -> dict[str, bytes | None]:
-    """Every file under roots by path -> sha256 (None for a folder), so 'unchanged' means byte-for-byte."""
+    """Every file under roots by path -> sha256 (None for a folder), so 'unchanged' means byte-for-byte.
+    The project's own lock and cache files are left out (_ours)."""
     result: dict[str, bytes | None] = {}
     for root in roots:
         if not root.exists():
             continue
         items = [root] if root.is_file() else [root, *root.rglob("*")]
         for path in items:
+            if _ours(path):
+                continue
             if path.is_symlink():
                 result[str(path)] = os.readlink(path).encode()
             elif path.is_dir():

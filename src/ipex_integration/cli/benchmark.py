@@ -14,6 +14,7 @@ environment (bench/runner.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import os
 import sys
@@ -21,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import UsageError
+from ..errors import Interrupted, UsageError
 from ..plan.vocabulary import BACKEND_CHOICES, SPEC_HELP, priority_text
 from . import common, types
 
@@ -256,23 +257,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     for fmt in formats:
         _choices("format", fmt, OUTPUT_FORMATS)
     table_formats = check_formats([f for f in formats if f != "png"] + ["json"])
-    plans, skipped = plans_from_args(args, environ)
     out_dir = args.output or default_output_dir(environ, config.suite)
     from .. import state
 
-    state.ensure_writable_dir(out_dir, what="results folder")  # before minutes of measuring, not after
+    state.ensure_writable_dir(out_dir, what="results folder")  # before probing and measuring, not after
+    plans, skipped = plans_from_args(args, environ)
     writer = ResultsWriter(out_dir / "results.json", replace=args.force)  # keeps an earlier run's file
     console = common.make_console(stderr=args.json)
     observer = _ProgressObserver(console)
+    made_folder = not out_dir.exists()
     try:
         command = [PROG, *getattr(args, "_argv", sys.argv[1:])]
         report = run_benchmark(
             plans, config, results_path=writer.path, command=command, observer=observer, skipped=skipped,
             save=writer.save,
         )
-    except KeyboardInterrupt:
+    except BaseException as exc:
         observer._close()
-        print(f"{PROG}: results measured so far are in {writer.path}", file=sys.stderr)
+        if writer.path.is_file() and isinstance(exc, (KeyboardInterrupt, Interrupted)):
+            print(f"{PROG}: results measured so far are in {writer.path}", file=sys.stderr)
+        elif made_folder:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only if still empty: a folder we made for a run that wrote nothing
         raise
     finally:
         observer._close()

@@ -70,7 +70,7 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
     stream = out or sys.stdout
     if getattr(args, "concurrency", None):
         return run_serving(args, environ=environ, out=stream)
-    url = args.url or environ.get("OLLAMA_HOST") or "127.0.0.1:11434"
+    url = args.url or _host_url(environ)
     config = LlmConfig(model=args.model, url=url, api=args.api, endpoint=args.endpoint, trials=args.trials,
                        warmup=args.warmup, load_trials=args.load_trials, prompt_tokens=args.prompt_tokens,
                        max_tokens=args.max_tokens, seed=args.seed, timeout_s=args.timeout)
@@ -123,7 +123,7 @@ def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: Te
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
-    url = args.url or environ.get("OLLAMA_HOST") or "127.0.0.1:11434"
+    url = args.url or _host_url(environ)
     config = ServingConfig(model=args.model, url=url, concurrency=tuple(parse_list(args.concurrency, int, "--concurrency")),
                            modes=tuple(parse_list(args.mode, str, "--mode")), requests=args.requests,
                            warmup=args.warmup, prompt_tokens=args.prompt_tokens, max_tokens=args.max_tokens,
@@ -143,6 +143,13 @@ def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: Te
             out.write(f"{fmt}: {path}\n")
     failed = any(m.status.value == "failed" for r in report.runs for m in r.measurements)
     return EXIT_FAILED if failed else common.EXIT_OK
+
+
+def _host_url(environ: Mapping[str, str]) -> str:
+    """The server from $OLLAMA_HOST, read as Ollama reads it (UsageError for junk such as '::::')."""
+    from ..ollama.serve import parse_host
+
+    return parse_host(environ["OLLAMA_HOST"]).url if environ.get("OLLAMA_HOST") else "127.0.0.1:11434"
 
 
 def default_output_dir(environ: Mapping[str, str]) -> Path:

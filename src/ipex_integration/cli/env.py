@@ -155,6 +155,11 @@ def cmd_create(args) -> int:
     from ..runtime.create import create_environment
 
     backend = Backend.parse(args.backend)
+    import shutil
+
+    if shutil.which(args.python) is None:  # before any folder is made or any progress printed
+        raise UsageError(f"--python {args.python}: no such interpreter (or it is not executable)",
+                         hint="pass the path of a Python 3.11 or newer, e.g. --python /usr/bin/python3")
     env = create_environment(
         backend,
         target_dir=args.target,
