@@ -39,7 +39,8 @@ python3Packages.buildPythonApplication {
       psutil
       rich
       nvidia-ml-py
-      tomli-w
+      filelock # the state layer's inter-process locks
+      tomlkit # TOML edits that keep the user's comments
       packaging
       ollama # the Ollama API client (the `ollama` extra)
     ])
