@@ -209,3 +209,33 @@ def test_port_check():
     ensure_port_free("127.0.0.1", 0)
     with pytest.raises(FailedError, match="no such address"):
         ensure_port_free("192.0.2.1", port)
+
+
+def test_an_interrupt_while_the_child_is_being_started_leaves_no_child(tmp_path):
+    """A SIGTERM that lands while Popen is starting the child (here: already pending when run_command begins)
+    must still stop that child: otherwise it runs on with no one holding its handle (a `git init` writing into
+    a staging folder that the caller's `finally` is removing)."""
+    import textwrap
+
+    from tests.faults import harness
+
+    script = textwrap.dedent("""
+        import os, signal
+        from ipex_integration.errors import Interrupted
+        from ipex_integration.proc import run_command
+
+        def raise_interrupted(signum, _frame):
+            raise Interrupted(signum)
+
+        signal.signal(signal.SIGTERM, raise_interrupted)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        os.kill(os.getpid(), signal.SIGTERM)  # pending: delivered inside spawn, once the child exists
+        try:
+            run_command(["sleep", "30"], timeout=60)
+        except Interrupted:
+            print("interrupted")
+    """)
+    env = harness.child_env()
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "interrupted", done.stderr
+    assert harness.wait_for_no_processes(env[harness.MARKER], within=3.0) == []

@@ -30,6 +30,7 @@ DEATH_SIGNAL = signal.SIGTERM
 STOP_GRACE_S = 10.0  # a server's time to shut down cleanly (Ollama unloads its models) before SIGKILL
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _POLL_S = 0.02
+_HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # held while a child is being started (spawn)
 
 # Every child started here and not yet reaped, so an interrupt can stop them all (stop_all).
 _live: set[subprocess.Popen] = set()
@@ -43,6 +44,7 @@ def _death_signal_setter(signum: int) -> Callable[[], None] | None:
     parent = os.getpid()
 
     def preexec() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)  # the mask spawn() held survives exec: lift it
         libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
         if os.getppid() != parent:  # the launcher died before prctl took effect
             os.kill(os.getpid(), int(signum))
@@ -57,10 +59,26 @@ def spawn(argv: list[str], *, death_signal: int = DEATH_SIGNAL, popen: Callable[
     preexec = _death_signal_setter(death_signal)
     if preexec is not None:
         kwargs.setdefault("preexec_fn", preexec)
-    proc = popen(argv, **kwargs)
+    # An interrupt raised inside Popen, after the fork but before it returns, would leave a child we hold no
+    # handle to (still writing into a folder our `finally` is removing): hold the signals until it returns.
+    hold = preexec is not None and threading.current_thread() is threading.main_thread()
+    if hold:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        proc = popen(argv, **kwargs)
+    except BaseException:
+        if hold:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+        raise
     if isinstance(proc, subprocess.Popen):
         with _live_lock:
             _live.add(proc)
+    if hold:
+        try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)  # a pending signal's handler runs here
+        except BaseException:
+            stop_group(proc, grace=0.5)  # the caller never got the handle: stop the child ourselves
+            raise
     return proc
 
 
@@ -98,7 +116,39 @@ def stop_group(proc: Any, *, signum: int = signal.SIGTERM, grace: float = STOP_G
         while not _exited(proc) and clock() < deadline:
             time.sleep(_POLL_S)
     signal_group(proc, signal.SIGKILL)  # the stragglers: a grandchild that ignored signum, or the child itself
+    _wait_group_gone(proc.pid)
     return reap(proc)
+
+
+GROUP_GONE_S = 2.0  # how long a SIGKILLed group may take to vanish (processes in uninterruptible I/O)
+
+
+def _wait_group_gone(pgid: int, timeout: float = GROUP_GONE_S) -> None:
+    """Wait until no process but the (unreaped, zombie) leader is left in the group, so that when we return
+    nothing of it still writes: callers remove the folder it was writing into right after (git fetching into
+    a staging folder, venv into a new environment)."""
+    deadline = time.monotonic() + timeout
+    while _group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members  # no /proc: nothing to wait on
+    for name in entries:
+        if not name.isdigit() or int(name) == pgid:
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):  # state, ppid, pgrp
+            members.append(int(name))
+    return members
 
 
 def reap(proc: Any) -> int:
