@@ -19,6 +19,16 @@ if [ -z "${IPEX_NIX_BIN:-}" ]; then
     else echo "warning: could not install Nix 2.26 into $prefix; tests/nix flake tests will skip" >&2; fi
   fi
 fi
+# Headless Chromium renders the benchmark report in tests/browser (they skip without it). Debian's package.
+if [ -z "${IPEX_TEST_NO_BROWSER:-}" ] && ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium; browser tests will skip" >&2
+fi
 . "$root/scripts/venv.sh" bench,test
+# tests/llama's real llama.cpp server: from pip's wheel cache (seconds) where a build left one; compiling it
+# (10-15 min on 2 cores) only when asked with IPEX_TEST_LLAMA=build. Elsewhere those tests skip and say why.
+llama='llama-cpp-python[server]==0.3.36'
+if [ "${IPEX_TEST_LLAMA:-cache}" = build ] || "$venv/bin/python" -m pip cache list 'llama_cpp_python-0.3.36*' 2>/dev/null | grep -q llama_cpp_python; then
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$venv/bin/python" -m pip install -q "$llama" || echo "warning: $llama not installed; tests/llama real-server tests will skip" >&2
+fi
 cd "$root"
 exec "$venv/bin/python" -m pytest "$@"
