@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,8 @@ from ipex_integration.proc import CommandResult, run_command
 from ipex_integration.runtime.model import Backend
 from tests.ollama.helpers import MACHINES, VULKANINFO_NVIDIA_ARC, free_port, recorded
 
-FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_llama_server.py"
+from .helpers import install
+
 XPU = DeviceRequest(backend=Backend.XPU, source="--force-intel-xpu")
 CPU = DeviceRequest(backend=Backend.CPU, source="--cpu")
 
@@ -33,16 +33,6 @@ load_backend: loaded CPU backend from /opt/llama/lib/libggml-cpu-haswell.so
 version: 6123 (1a2b3c4d)
 built with cc (Ubuntu 13.3.0) 13.3.0 for x86_64-linux-gnu
 """
-
-
-def install(root: Path, libraries: tuple[str, ...] = ()) -> Path:
-    (root / "bin").mkdir(parents=True)
-    binary = root / "bin" / "llama-server"
-    binary.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
-    binary.chmod(0o755)
-    for name in libraries:
-        (root / "bin" / name).write_bytes(b"\x7fELF")
-    return binary
 
 
 def build(*backends: str) -> LlamaServerBuild:
