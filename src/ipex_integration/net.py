@@ -82,6 +82,33 @@ def check_url(text: str, *, what: str = "server URL") -> str:
     return raw
 
 
+def split_host_port(text: str | None, *, default_host: str = "127.0.0.1", default_port: int,
+                    what: str = "--host") -> tuple[str, int]:
+    """"HOST:PORT", "HOST", ":PORT", "[::1]:PORT" or "::1" -> (host, port), each checked; a missing part takes
+    its default. For servers that take one address (llama-server); Ollama's OLLAMA_HOST, with its scheme and
+    its own defaults, is read by ollama.serve.parse_host."""
+    raw = (text or "").strip()
+    if raw.startswith("["):
+        if "]" not in raw:
+            raise UsageError(f"unclosed [ in {what} {raw!r}", hint=f"e.g. {what} [::1]:{default_port}")
+        host, _, tail = raw[1:].partition("]")
+        if tail and not tail.startswith(":"):
+            raise UsageError(f"{what} {raw!r}: expected [HOST]:PORT", hint=f"e.g. {what} [::1]:{default_port}")
+        port = tail[1:]
+    elif raw.count(":") == 1:
+        host, _, port = raw.partition(":")
+    else:
+        host, port = raw, ""  # a bare host, or a bare IPv6 address
+    if port.strip():
+        try:
+            number = check_port(port, what=f"port in {what} {raw!r}")
+        except UsageError as exc:
+            raise UsageError(exc.message, hint=f"e.g. {what} {default_host}:{default_port}") from None
+    else:
+        number = default_port
+    return (check_host(host, what=f"host in {what}") if host.strip() else default_host), number
+
+
 def check_port(value: int | str, *, what: str = "port") -> int:
     try:
         number = int(str(value).strip())

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,8 @@ from ipex_integration.proc import CommandResult, run_command
 from ipex_integration.runtime.model import Backend
 from tests.ollama.helpers import MACHINES, VULKANINFO_NVIDIA_ARC, free_port, recorded
 
-FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_llama_server.py"
+from .helpers import install
+
 XPU = DeviceRequest(backend=Backend.XPU, source="--force-intel-xpu")
 CPU = DeviceRequest(backend=Backend.CPU, source="--cpu")
 
@@ -33,16 +34,6 @@ load_backend: loaded CPU backend from /opt/llama/lib/libggml-cpu-haswell.so
 version: 6123 (1a2b3c4d)
 built with cc (Ubuntu 13.3.0) 13.3.0 for x86_64-linux-gnu
 """
-
-
-def install(root: Path, libraries: tuple[str, ...] = ()) -> Path:
-    (root / "bin").mkdir(parents=True)
-    binary = root / "bin" / "llama-server"
-    binary.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
-    binary.chmod(0o755)
-    for name in libraries:
-        (root / "bin" / name).write_bytes(b"\x7fELF")
-    return binary
 
 
 def build(*backends: str) -> LlamaServerBuild:
@@ -201,3 +192,34 @@ def test_peer_without_llama_cpp_says_how_to_get_it(tmp_path):
         LlamaPeer.start(python=str(python), environ={"IPEX_INTEGRATION_HOME": str(tmp_path)})
     assert "llama-cpp-python[server]==0.3.36" in caught.value.hint
     assert not list(tmp_path.glob("cache/llama/models/*.gguf"))  # nothing made before the check
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (None, ("127.0.0.1", 8080)), ("", ("127.0.0.1", 8080)), ("0.0.0.0", ("0.0.0.0", 8080)),
+    (":9000", ("127.0.0.1", 9000)), ("gpu-box.lan:81", ("gpu-box.lan", 81)), ("[::1]:8081", ("::1", 8081)),
+    ("::1", ("::1", 8080)), ("[::1]", ("::1", 8080)),
+])
+def test_llama_server_host_is_split_by_the_shared_validator(text, expected):
+    from ipex_integration.net import split_host_port
+
+    assert split_host_port(text, default_port=8080) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("127.0.0.1:x", "port in --host '127.0.0.1:x' must be a number from 1 to 65535"),
+    ("127.0.0.1:70000", "port in --host '127.0.0.1:70000' 70000 is out of range"),
+    ("[::1", "unclosed [ in --host"), ("[::1]x", "expected [HOST]:PORT"), ("bad host!:80", "not an IP address or host name"),
+])
+def test_bad_llama_server_hosts_are_usage_errors(text, message):
+    from ipex_integration.net import split_host_port
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        split_host_port(text, default_port=8080)
+
+
+def test_ollama_ipex_llama_server_host_goes_through_it(tmp_path, model):
+    binary = install(tmp_path / "l", ("libggml-cuda.so",))
+    with pytest.raises(UsageError, match="port in --host"):
+        ollama_main(["serve", "--engine", "llama-server", "--model", model, "--llama-server", str(binary),
+                     "--host", "127.0.0.1:0x", "--dry-run"], environ=dict(os.environ), hardware=MACHINES["none"],
+                    out=io.StringIO(), err=io.StringIO())

@@ -181,3 +181,18 @@ def test_a_second_run_into_one_folder_is_numbered_and_force_replaces(fake_server
     args = parse([*argv, "--force"])
     assert run_cli(lambda: args.func(args)) == 0
     assert load_report(earlier).config["workload"] == "llm"
+
+
+def test_a_failed_measurement_exits_failed_on_both_paths():
+    """Both paths of `ipex-benchmark llm` (trials and the serving sweep) end in one exit rule: a failed request or
+    a token-count mismatch is EXIT_FAILED (4, docs/exit-codes.md), changed from 1 for the trials path."""
+    from ipex_integration.bench.model import BenchReport, BenchSpec, DeviceRun, Measurement, Status
+    from ipex_integration.cli.benchmark_llm import _exit_code
+    from ipex_integration.errors import EXIT_FAILED, EXIT_OK
+
+    def report(status):
+        run = DeviceRun("cpu", "server", measurements=[Measurement(BenchSpec("llm", "eval", "-", "-"), status)])
+        return BenchReport(created="2026-01-01T00:00:00+00:00", command=[], config={}, system={}, runs=[run])
+
+    assert _exit_code(report(Status.FAILED)) == EXIT_FAILED == 4
+    assert _exit_code(report(Status.OK)) == EXIT_OK

@@ -11,7 +11,7 @@ import pytest
 from ipex_integration.bench.model import BenchSpec, Status
 from ipex_integration.bench.report.writer import load_report
 from ipex_integration.bench.workloads.llm_serving import (
-    LevelResult, RequestResult, ServingConfig, TokenCountMismatch, check_tokens, level_measurements, parse_list,
+    LevelResult, RequestResult, ServingConfig, TokenCountMismatch, check_tokens, level_measurements,
     percentile, run_serving_benchmark,
 )
 from ipex_integration.cli.benchmark_llm import add_llm_parser
@@ -107,10 +107,18 @@ def test_bad_config_is_a_usage_error(kwargs):
         ServingConfig(model="m", url="u", **kwargs)
 
 
-def test_lists_parse_or_name_the_flag():
-    assert parse_list("1, 4,16", int, "--concurrency") == [1, 4, 16]
-    with pytest.raises(UsageError, match="--concurrency expects a comma-separated list, got '1,x'"):
-        parse_list("1,x", int, "--concurrency")
+def test_lists_are_checked_when_parsed(capsys):
+    """--concurrency and --mode go through cli/types' shared validators (each item checked as it is parsed)."""
+    args = parse(["llm", "--model", "m", "--concurrency", "1, 4,16", "--mode", "stream"])
+    assert args.concurrency == (1, 4, 16) and args.mode == ("stream",)
+    assert parse(["llm", "--model", "m"]).mode == ("stream", "nostream")  # the default, parsed too
+    for flag, value, message in (("--concurrency", "1,x", "'1,x': expected a whole number, got 'x'"),
+                                 ("--concurrency", "0", "must be from 1 to 256, got 0"),
+                                 ("--concurrency", ",", "expected a comma-separated list, got ','"),
+                                 ("--mode", "stream,fast", "'fast' is not one of: stream, nostream")):
+        with pytest.raises(SystemExit) as exited:
+            parse(["llm", "--model", "m", flag, value])
+        assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_sweep_against_the_fake_server(fake_server):

@@ -182,5 +182,6 @@ def test_the_real_command_line(tmp_path):
                            "--unit-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert [r["unit"] for r in data["units"]] == ["comfyui-ipex.service", "ollama-ipex.service"]
+    assert [r["unit"] for r in data["units"]] == ["comfyui-ipex.service", "ollama-ipex.service",
+                                                  "llama-server-ipex.service"]
     assert all(not r["installed"] for r in data["units"])

@@ -58,3 +58,31 @@ def test_verify_catches_a_bad_unit(tmp_path):
     result = install_unit(spec, unit_dir=tmp_path / "units")
     done = _verify(result.path, user=False, tmp_path=tmp_path)
     assert done.returncode != 0 and "is not executable" in done.stderr
+
+
+@pytest.mark.parametrize("scope,flag", [("system", "--intel-device"), ("user", "--cuda-device")])
+def test_a_llama_server_unit_verifies_cleanly(tmp_path, scope, flag):
+    """The unit `ipex service install llama-server` writes: the fake build's binary, its variables, a model path
+    with a space (quoted), through the real command."""
+    import io
+
+    from ipex_integration.cli.main import build_parser
+    from ipex_integration.cli.service import cmd_install
+    from tests.llama.helpers import install, model_file
+    from tests.ollama.helpers import MACHINES
+
+    from .helpers import FakeSystemctl, machine
+
+    binary = install(tmp_path / "llama", ("libggml-cuda.so", "libggml-sycl.so"))
+    model = model_file(tmp_path / "my models" / "tiny.gguf")
+    argv = ["service", "install", "llama-server", "--model", model, "--llama-server", str(binary), flag, "0",
+            "--unit-dir", str(tmp_path / "units"), "--extra-args=--ctx-size 4096", *(["--user"] if scope == "user" else [])]
+    assert cmd_install(build_parser().parse_args(argv), environ={}, runner=FakeSystemctl(),
+                       machine=machine(make_launchers(tmp_path / "bin")), hardware=MACHINES["nvidia_arc"],
+                       out=io.StringIO()) == 0
+    path = tmp_path / "units" / "llama-server-ipex.service"
+    assert '"' + model + '"' in path.read_text()  # the space survives quoting
+    done = _verify(path, user=scope == "user", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    problems = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert problems == [], problems

@@ -80,3 +80,47 @@ def test_ipex_device_variable_selects(tmp_path):
     data = json.loads(out.getvalue())
     assert code == 1 and data["plan"] is None and "IPEX_DEVICE=xpu" in data["plan_error"]
     assert Backend.XPU.value in data["plan_error"].lower()
+
+
+def test_status_reports_llama_server_its_build_and_a_running_server(tmp_path):
+    """The llama.cpp section is wired into `ipex status`: the binary from $LLAMA_SERVER, its build, and the
+    server at $LLAMA_SERVER_URL, first absent, then a running fake llama-server; none of it blocks the device."""
+    from ipex_integration.llama.launch import prepare_llama_launch
+    from ipex_integration.llama.serve import LlamaServer
+    from ipex_integration.plan.model import DeviceRequest
+    from ipex_integration.proc import run_command
+    from tests.llama.helpers import install, model_file
+    from tests.ollama.helpers import MACHINES, free_port
+
+    binary = install(tmp_path / "llama", ("libggml-sycl.so",))
+    port = free_port()
+    environ = {"LLAMA_SERVER": str(binary), "LLAMA_SERVER_URL": f"http://127.0.0.1:{port}"}
+    root = make_layout(tmp_path / "root", "igpu_arc")
+    fake = FakeNvidiaSmi(state="missing", fallback=FakeLdconfig(ALL_INTEL_LIBS))
+
+    def runner(argv, *, timeout, env=None, input=None):  # the fake llama-server really runs
+        real = argv[0] == str(binary) or (argv[0] == "ldd" and argv[1:] == [str(binary.resolve())])
+        return (run_command if real else fake)(argv, timeout=timeout, env=env, input=input)
+
+    xpu = interpreter(tmp_path, "xpu")
+
+    def status() -> tuple[int, dict]:
+        out = io.StringIO()
+        code = status_cli.run(build_parser().parse_args(["status", "--json"]), environ=environ, root=root,
+                              runner=runner, nvml=fake_nvml_for("igpu_arc"),
+                              environments=[(env("xpu", xpu), xpu_info(xpu))], out=out)
+        data = json.loads(out.getvalue())
+        return code, {c["name"]: c for c in data["checks"] if c["section"] == "llama.cpp"}
+
+    code, rows = status()
+    assert code == 0 and rows["llama-server"]["level"] == "ok" and "$LLAMA_SERVER" in rows["llama-server"]["detail"]
+    assert rows["build"]["level"] == "ok" and "llama.cpp b6123 (sycl)" in rows["build"]["detail"]
+    assert "Intel GPU" not in rows  # a SYCL build drives the selected Arc
+    assert rows["server"]["level"] == "missing" and "ollama-ipex serve --engine llama-server" in rows["server"]["fix"]
+    model = model_file(tmp_path / "tiny.gguf")
+    launch = prepare_llama_launch(DeviceRequest(backend=Backend.CPU), model=model, environ={}, binary=str(binary),
+                                  port=port, hardware=MACHINES["none"], log_path=str(tmp_path / "server.log"))
+    with LlamaServer(launch.spec).start() as server:
+        server.wait_ready(20)
+        code, rows = status()
+    assert code == 0 and rows["server"]["level"] == "ok" and model in rows["server"]["detail"]

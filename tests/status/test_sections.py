@@ -349,6 +349,7 @@ def test_a_hook_that_cannot_be_imported_is_an_error_row(tmp_path, monkeypatch):
 def test_default_hooks_name_the_later_modules():
     assert "ipex_integration.comfyui.status:checks" in sections.EXTRA_SECTIONS
     assert "ipex_integration.ollama.status:checks" in sections.EXTRA_SECTIONS
+    assert "ipex_integration.llama.status:checks" in sections.EXTRA_SECTIONS
 
 
 def test_a_crashing_builtin_section_becomes_an_error_row(tmp_path, monkeypatch):

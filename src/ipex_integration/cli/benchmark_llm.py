@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from ..errors import EXIT_FAILED, UsageError
-from . import common, types
+from ..errors import EXIT_FAILED, EXIT_OK, UsageError
+from . import types
 
 PROG = "ipex-benchmark llm"
 DEFAULT_FORMATS = "json,csv,html"
@@ -97,18 +97,19 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
         stream.write(summary_text(report) + "\n")
         for fmt, path in written.items():
             stream.write(f"{fmt}: {path}\n")
-    failed = any(m.status.value == "failed" for r in report.runs for m in r.measurements)
-    return common.EXIT_NEGATIVE if failed else common.EXIT_OK
+    return _exit_code(report)
 
 
 def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
     serving = parser.add_argument_group(
         "serving sweep (OpenAI-compatible API): TTFT, ITL, TPOT, E2EL p50/p95/p99, tokens/s, requests/s")
-    serving.add_argument("--concurrency", metavar="LIST",
+    from ..bench.workloads.llm_serving import MAX_CONCURRENCY, MODES
+
+    serving.add_argument("--concurrency", metavar="LIST", type=types.comma_list(types.count(maximum=MAX_CONCURRENCY)),
                          help="run the sweep at these concurrencies, e.g. 1,4,16 (implies --api openai)")
     serving.add_argument("--requests", type=types.count(), default=16, metavar="N",
                          help="requests per mode and concurrency level (default 16)")
-    serving.add_argument("--mode", default="stream,nostream", metavar="LIST",
+    serving.add_argument("--mode", default="stream,nostream", metavar="LIST", type=types.comma_list(types.one_of(*MODES)),
                          help="stream, nostream or both (default stream,nostream)")
 
 
@@ -118,21 +119,25 @@ def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: Te
     mismatch between client and server fails its level (exit 4). `device`: where the server runs, when the
     caller started it (backend, device_name, device)."""
     from ..bench.report.writer import check_formats, write_reports
-    from ..bench.workloads.llm_serving import ServingConfig, parse_list, run_serving_benchmark, summary_lines
+    from ..bench.workloads.llm_serving import ServingConfig, run_serving_benchmark, summary_lines
     from ..ollama.client import OpenAIClient
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
     url = args.url or _host_url(environ)
-    config = ServingConfig(model=args.model, url=url, concurrency=tuple(parse_list(args.concurrency, int, "--concurrency")),
-                           modes=tuple(parse_list(args.mode, str, "--mode")), requests=args.requests,
+    config = ServingConfig(model=args.model, url=url, concurrency=tuple(args.concurrency),
+                           modes=tuple(args.mode), requests=args.requests,
                            warmup=args.warmup, prompt_tokens=args.prompt_tokens, max_tokens=args.max_tokens,
                            seed=args.seed, timeout_s=args.timeout)
     formats = check_formats([*args.format.split(","), "json"])
+    from .. import state
+
+    out_dir = args.output or default_output_dir(environ)
+    state.ensure_writable_dir(out_dir, what="results folder")  # before the measuring, not after
     client = OpenAIClient(url, timeout=args.timeout, api_key=args.api_key or environ.get("OPENAI_API_KEY"))
     report = run_serving_benchmark(config, client, command=["ipex-benchmark", *getattr(args, "_argv", ["llm"])],
                                    device=device, progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
-    written = write_reports(report, args.output or default_output_dir(environ), formats)
+    written = write_reports(report, out_dir, formats, replace=args.force)
     if args.json:
         import json
 
@@ -141,8 +146,14 @@ def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: Te
         out.write("\n".join(summary_lines(report)) + "\n")
         for fmt, path in written.items():
             out.write(f"{fmt}: {path}\n")
+    return _exit_code(report)
+
+
+def _exit_code(report: Any) -> int:
+    """EXIT_FAILED (4) when a measurement failed: the server did not answer a request, or its token counts
+    disagree with ours (docs/exit-codes.md); else EXIT_OK. Both paths of `ipex-benchmark llm` end here."""
     failed = any(m.status.value == "failed" for r in report.runs for m in r.measurements)
-    return EXIT_FAILED if failed else common.EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _host_url(environ: Mapping[str, str]) -> str:

@@ -10,37 +10,18 @@ from typing import Mapping, Sequence, TextIO
 from ..errors import UsageError
 from ..hardware.model import HardwareReport
 from ..llama.engine import EngineFlags
-from .common import EXIT_OK
+from .common import EXIT_OK, warn_if_exposed
 
 PROG = "ollama-ipex"
 USAGE = ("usage: ollama-ipex serve --engine llama-server --model FILE.gguf [GPU selection flags] "
          "[--llama-server PATH] [--host HOST:PORT] [--timeout S] [--dry-run [--json]]\n")
 
 
-def split_host(value: str | None) -> tuple[str, int]:
-    """"HOST:PORT", "HOST", ":PORT", "[::1]:PORT" -> (host, port); llama-server's defaults 127.0.0.1:8080."""
-    from ..llama.env import DEFAULT_PORT
-
-    text = (value or "").strip()
-    if text.startswith("["):
-        host, _, tail = text[1:].partition("]")
-        port = tail[1:] if tail.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-    else:
-        host, port = text, ""
-    try:
-        number = int(port) if port else DEFAULT_PORT
-    except ValueError:
-        raise UsageError(f"invalid port in --host {value!r}", hint="e.g. --host 127.0.0.1:8080") from None
-    if not 0 < number <= 65535:
-        raise UsageError(f"port {number} in --host {value!r} is out of range (1-65535)")
-    return host or "127.0.0.1", number
-
-
 def llama_serve_main(argv: Sequence[str], engine: EngineFlags, *, environ: Mapping[str, str],
                      hardware: HardwareReport | None, out: TextIO, err: TextIO) -> int:
+    from ..llama.env import DEFAULT_PORT
     from ..llama.launch import prepare_llama_launch, serve_llama
+    from ..net import split_host_port
     from ..plan.flags import split_device_flags
     from .ollama import split_ollama_flags
 
@@ -55,7 +36,8 @@ def llama_serve_main(argv: Sequence[str], engine: EngineFlags, *, environ: Mappi
         raise UsageError(f"--engine llama-server only serves; got: {' '.join(rest) or 'no command'}", hint=USAGE.strip())
     if device_flags.json and not device_flags.dry_run:
         raise UsageError("--json only goes with --dry-run", hint=f"{PROG} serve --engine llama-server --dry-run --json")
-    host, port = split_host(flags.host)
+    host, port = split_host_port(flags.host, default_port=DEFAULT_PORT)
+    warn_if_exposed(PROG, host)
     launch = prepare_llama_launch(device_flags.to_request(environ), model=engine.model, environ=environ,
                                   binary=engine.llama_server, host=host, port=port, hardware=hardware)
     if device_flags.dry_run:

@@ -1,7 +1,10 @@
-"""`ipex service install|remove|status`: ComfyUI or Ollama as a systemd service, on a device fixed at install.
+"""`ipex service install|remove|status`: ComfyUI, Ollama or llama.cpp's llama-server as a systemd service, on a
+device fixed at install.
 
 The device is decided once, now (the same flags as everywhere: --cpu, --cuda, --force-intel-xpu,
---cuda-device N, --intel-device N); the unit runs the launcher with that decision as explicit flags.
+--cuda-device N, --intel-device N); the unit runs the launcher with that decision as explicit flags, or, for
+llama-server (`ipex service install llama-server --model FILE.gguf`), llama-server itself with the variables
+its build needs for that device.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ from ..proc import Runner, run_command
 from . import types
 from .common import EXIT_NEGATIVE, EXIT_OK, print_json
 
-PROGRAM_CHOICES = ("comfyui", "ollama")
+PROGRAM_CHOICES = ("comfyui", "ollama", "llama-server")
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "service",
-        help="run ComfyUI or Ollama as a systemd service (install, remove, status)",
+        help="run ComfyUI, Ollama or llama-server as a systemd service (install, remove, status)",
         description=__doc__,
     )
     sub = parser.add_subparsers(dest="service_command", metavar="COMMAND")
@@ -36,8 +39,9 @@ def register(subparsers) -> None:
 
     install = sub.add_parser(
         "install",
-        help="write a systemd unit that runs comfyui-ipex or ollama-ipex on the device chosen now",
-        description="Decide the device now and write a hardened systemd unit that runs the launcher with it. "
+        help="write a systemd unit that runs comfyui-ipex, ollama-ipex or llama-server on the device chosen now",
+        description="Decide the device now and write a hardened systemd unit that runs the launcher with it "
+        "(llama-server: the binary, with the variables its build needs for that device). "
         "System units go to /etc/systemd/system and run as a named user (--run-as; default: you, or "
         "$SUDO_USER under sudo); --user units go to ~/.config/systemd/user.",
     )
@@ -46,16 +50,21 @@ def register(subparsers) -> None:
     add_device_arguments(install)
     install.add_argument("--listen", default="127.0.0.1", metavar="ADDR", type=types.listen,
                          help="address to listen on (default 127.0.0.1: this machine only)")
-    install.add_argument("--port", type=types.port, default=None, metavar="N", help="port (default: ComfyUI 8188, Ollama 11434)")
+    install.add_argument("--port", type=types.port, default=None, metavar="N",
+                         help="port (default: ComfyUI 8188, Ollama 11434, llama-server 8080)")
     install.add_argument("--run-as", metavar="USER", type=types.nonempty, help="system units: the user the service runs as")
     install.add_argument("--comfyui", metavar="DIR", type=types.nonempty, help="ComfyUI checkout to pin (default: the one found now)")
     install.add_argument("--ollama-bin", metavar="PATH", help="ollama binary to pin (default: `ollama` on PATH now)")
+    install.add_argument("--model", metavar="FILE.gguf", type=types.nonempty, help="llama-server: the model file to serve")
+    install.add_argument("--llama-server", metavar="PATH", type=types.nonempty,
+                         help="llama-server: the binary to pin (default: $LLAMA_SERVER, else llama-server on PATH)")
     install.add_argument("--launcher", metavar="PATH", type=types.nonempty, help="the launcher to run (default: beside this ipex)")
     install.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                          help="a variable for the service (repeatable)")
     install.add_argument("--extra-args", action="append", default=[], metavar="'ARGS'",
-                         help="more arguments, shell-quoted: ComfyUI flags (--extra-args='--lowvram') or ollama-ipex serve "
-                         "options (--extra-args='--timeout 120'; Ollama's own settings are --env OLLAMA_*=...)")
+                         help="more arguments, shell-quoted: ComfyUI flags (--extra-args='--lowvram'), ollama-ipex serve "
+                         "options (--extra-args='--timeout 120'; Ollama's own settings are --env OLLAMA_*=...) or "
+                         "llama-server flags (--extra-args='--ctx-size 8192')")
     install.add_argument("--force", action="store_true", help="replace a unit file that ipex did not write")
     install.add_argument("--dry-run", action="store_true", help="print the unit and where it would go; write nothing")
     install.add_argument("--no-reload", action="store_true", help="do not run `systemctl daemon-reload`")
@@ -71,7 +80,7 @@ def register(subparsers) -> None:
     remove.set_defaults(func=cmd_remove)
 
     status = sub.add_parser("status", help="which units are installed, ours or not, active and enabled")
-    status.add_argument("program", nargs="?", choices=PROGRAM_CHOICES, help="one service (default: both)")
+    status.add_argument("program", nargs="?", choices=PROGRAM_CHOICES, help="one service (default: all)")
     _scope_arguments(status)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=cmd_status)
@@ -112,11 +121,14 @@ def cmd_install(
     runner: Runner = run_command,
     resolve: Callable[..., DevicePlan] | None = None,
     machine=None,
+    hardware=None,
     out: TextIO | None = None,
 ) -> int:
+    """`hardware` (llama-server only): a HardwareReport instead of probing this machine (a test seam)."""
     from ..service.install import install_unit, systemctl
     from ..service.prepare import (
-        ServiceOptions, pin_program, prepare_spec, run_as_user, this_machine, torch_checked_at_install,
+        ServiceOptions, pin_llama_server, pin_program, prepare_spec, run_as_user, this_machine,
+        torch_checked_at_install,
     )
     from ..service.units import parse_environment
 
@@ -131,17 +143,21 @@ def cmd_install(
     options = ServiceOptions(
         program=args.program, scope=scope, listen=args.listen, port=args.port, extra_args=extra,
         environment=parse_environment(args.env), run_as=args.run_as, comfyui=args.comfyui,
-        ollama_bin=args.ollama_bin, launcher=args.launcher,
+        ollama_bin=args.ollama_bin, launcher=args.launcher, llama_server=args.llama_server, model=args.model,
     )
+    _check_program_flags(args)
     unit_dir, live = _unit_dir(args, environ)
     run_as = run_as_user(options, environ, machine)
-    pins = pin_program(options, environ=environ, machine=machine, run_as=run_as)  # cheap checks before probing
     request = dataclasses.replace(
         request_from_args(args, environ), needs_torch=torch_checked_at_install(options, run_as, machine)
     )
-    if resolve is None:
-        from ..plan.resolve import resolve_plan as resolve
-    plan = resolve(request, environ=environ)
+    if args.program == "llama-server":
+        pins, plan = pin_llama_server(options, request, environ=environ, hardware=hardware)
+    else:
+        pins = pin_program(options, environ=environ, machine=machine, run_as=run_as)  # cheap checks before probing
+        if resolve is None:
+            from ..plan.resolve import resolve_plan as resolve
+        plan = resolve(request, environ=environ)
     spec, notes = prepare_spec(options, plan, pins, environ=environ, machine=machine, run_as=run_as)
     if not request.needs_torch and args.program == "comfyui":
         notes.append(f"the Python environment is chosen when the service starts, from {run_as}'s `ipex env` "
@@ -165,6 +181,19 @@ def cmd_install(
         hint = "" if live else "(after copying it into systemd's unit directory) "
         out.write(f"start it {hint}with: {_systemctl_prefix(scope)} enable --now {result.unit}\n")
     return EXIT_OK
+
+
+def _check_program_flags(args: argparse.Namespace) -> None:
+    """Flags of one program given to another are an error, not silently ignored."""
+    if args.program != "llama-server":
+        for flag, value in (("--model", args.model), ("--llama-server", args.llama_server)):
+            if value is not None:
+                raise UsageError(f"{flag} goes with `ipex service install llama-server`")
+        return
+    for flag, value in (("--ollama-bin", args.ollama_bin), ("--launcher", args.launcher), ("--comfyui", args.comfyui)):
+        if value is not None:
+            raise UsageError(f"{flag} does not go with llama-server: its unit runs the binary itself",
+                             hint="pin the binary with --llama-server PATH")
 
 
 def cmd_remove(

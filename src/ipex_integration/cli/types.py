@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable
+from typing import Callable, TypeVar
 
 from .. import net
 from ..errors import UsageError
 
+T = TypeVar("T")
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: beyond that a timeout or budget is a typo
 
 
@@ -56,6 +57,39 @@ def count(*, minimum: int = 1, maximum: int = 1_000_000) -> Callable[[str], int]
         return value
 
     parse.__name__ = "count"
+    return parse
+
+
+def one_of(*names: str) -> Callable[[str], str]:
+    """One of `names` (for items of a list, where argparse's `choices` cannot look)."""
+
+    def parse(text: str) -> str:
+        value = str(text).strip()
+        if value not in names:
+            raise argparse.ArgumentTypeError(f"{value!r} is not one of: {', '.join(names)}")
+        return value
+
+    parse.__name__ = "choice"
+    return parse
+
+
+def comma_list(item: Callable[[str], T]) -> Callable[[str], tuple[T, ...]]:
+    """"1,4,16" -> (1, 4, 16), each item checked by `item` (a type function above); empty items are skipped,
+    and at least one is needed."""
+
+    def parse(text: str) -> tuple[T, ...]:
+        parts = [p.strip() for p in str(text).split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        values = []
+        for part in parts:
+            try:
+                values.append(item(part))
+            except argparse.ArgumentTypeError as exc:
+                raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+        return tuple(values)
+
+    parse.__name__ = "list"
     return parse
 
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ..hardware.model import HardwareReport
 from ..net import exposure_warning
 from ..paths import HOME_VARIABLE
-from ..plan.model import DevicePlan
+from ..plan.model import DevicePlan, DeviceRequest
+from ..proc import Runner
 from ..runtime.model import Backend
 from . import ServiceError
-from .units import DEFAULT_LISTEN, DEVICE_GROUPS, LAUNCHERS, UnitSpec
+from .units import DEFAULT_LISTEN, DEFAULT_PORTS, DEVICE_GROUPS, LAUNCHERS, UnitSpec
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class ServiceOptions:
     comfyui: str | None = None  # checkout to pin (default: the one the launcher would find now)
     ollama_bin: str | None = None  # ollama binary to pin (default: `ollama` on PATH now)
     launcher: str | None = None  # default: beside the running ipex, else on PATH
+    llama_server: str | None = None  # llama-server: the binary (default: $LLAMA_SERVER, else PATH)
+    model: str | None = None  # llama-server: the .gguf file
 
 
 def run_as_user(options: ServiceOptions, environ: Mapping[str, str], machine: Machine) -> str | None:
@@ -110,7 +114,7 @@ def run_as_user(options: ServiceOptions, environ: Mapping[str, str], machine: Ma
 def torch_checked_at_install(options: ServiceOptions, run_as: str | None, machine: Machine) -> bool:
     """Whether install can check that an environment's torch drives the device: only when the service will
     use the registry we can see, i.e. it runs as us. Ollama brings its own GPU runtime and needs no torch."""
-    if options.program == "ollama":
+    if options.program in ("ollama", "llama-server"):
         return False
     return options.scope == "user" or run_as == machine.user
 
@@ -147,6 +151,49 @@ class Pins:
     program_args: tuple[str, ...] = ()
     writable: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)  # the program's variables (--env wins)
+
+
+# Variables of an interactive launch that a unit sets its own way: the SYCL cache goes to the unit's state
+# directory (the installer's cache folder may be read-only to the service, or another user's).
+UNIT_OWNED = ("SYCL_CACHE_DIR",)
+
+
+def pin_llama_server(
+    options: ServiceOptions,
+    request: DeviceRequest,
+    *,
+    environ: Mapping[str, str],
+    hardware: HardwareReport | None = None,
+    runner: Runner | None = None,
+) -> tuple[Pins, DevicePlan]:
+    """llama-server's unit, from `prepare_llama_launch(...).spec`: its argv (binary, model, address, all layers
+    offloaded) and the variables its build needs for the planned device, kept or set, as the unit's own."""
+    from ..llama.launch import prepare_llama_launch
+    from ..net import check_host
+
+    if "," in options.listen:
+        raise ServiceError(f"--listen {options.listen}: llama-server listens on one address",
+                           hint="pass one address, e.g. --listen 127.0.0.1")
+    if not options.model:
+        raise ServiceError("llama-server needs a model file", hint="pass --model PATH.gguf")
+    model = Path(options.model).expanduser().absolute()
+    binary = options.llama_server
+    if binary and os.sep in binary:
+        binary = str(Path(binary).expanduser().absolute())
+    kwargs = {} if runner is None else {"runner": runner}
+    launch = prepare_llama_launch(request, model=str(model), environ=environ, binary=binary,
+                                  host=check_host(options.listen, what="listen address"),
+                                  port=options.port or DEFAULT_PORTS["llama-server"], hardware=hardware, **kwargs)
+    argv = launch.spec.argv
+    variables = {k: v for k, v in {**launch.server.kept, **launch.server.env}.items() if k not in UNIT_OWNED}
+    notes = [f"llama-server: {launch.build.label} on {launch.where}"]
+    notes += [f"your {k}={v!r} is kept in the unit" for k, v in sorted(launch.server.kept.items()) if k not in UNIT_OWNED]
+    notes += list(launch.server.warnings)
+    if options.scope == "system" and str(model).startswith("/tmp/"):
+        notes.append(f"{model} is under /tmp, which the unit makes private (PrivateTmp=yes): the service cannot "
+                     "read it; move the model elsewhere")
+    return Pins(str(Path(argv[0]).absolute()), tuple(argv[1:]), (), tuple(notes), variables), launch.plan
 
 
 def pin_program(
@@ -208,7 +255,7 @@ def prepare_spec(
     if exposed:
         notes.append(exposed)
 
-    environment = dict(options.environment)
+    environment = {**pins.environment, **options.environment}
     if plan.backend is not Backend.CPU and plan.device_index is None:
         # The user's own selector variable chose the device: the service keeps that choice.
         for key in ("CUDA_VISIBLE_DEVICES", "ONEAPI_DEVICE_SELECTOR"):

@@ -1,8 +1,12 @@
-"""Render a systemd unit that runs one of our launchers on a device fixed at install time.
+"""Render a systemd unit that runs one of our launchers (or llama.cpp's llama-server) on a device fixed at
+install time.
 
 The plan is resolved once, by `ipex service install`; the unit keeps only its decision (backend and device
 index) as explicit flags, so the launcher re-checks the same device at every start and fails with a clear
-message if it is gone, instead of silently choosing another one.
+message if it is gone, instead of silently choosing another one. llama-server has no launcher of ours: its unit
+runs the binary with the command and variables `llama/launch.prepare_llama_launch` built (CUDA_VISIBLE_DEVICES,
+ONEAPI_DEVICE_SELECTOR=level_zero:N or GGML_VK_VISIBLE_DEVICES per build), which pin the device by themselves.
+Every program's unit gets the same hardening, from `render_unit`'s one list.
 
 The hardening matches nix/modules/*.nix where it applies outside NixOS. Differences, and why:
 - System units run as a named user (`User=`), not `DynamicUser=`: outside Nix the launcher, the backend
@@ -27,14 +31,15 @@ from ..errors import UsageError
 from ..runtime.model import Backend
 
 MARKER = "# Managed by ipex-integration"
-PROGRAMS = ("comfyui", "ollama")
+PROGRAMS = ("comfyui", "ollama", "llama-server")
 # The same names as the NixOS modules' units (services.comfyui-ipex / services.ollama-ipex).
-UNIT_NAMES = {"comfyui": "comfyui-ipex.service", "ollama": "ollama-ipex.service"}
-LAUNCHERS = {"comfyui": "comfyui-ipex", "ollama": "ollama-ipex"}
-DEFAULT_PORTS = {"comfyui": 8188, "ollama": 11434}
+UNIT_NAMES = {"comfyui": "comfyui-ipex.service", "ollama": "ollama-ipex.service",
+              "llama-server": "llama-server-ipex.service"}
+LAUNCHERS = {"comfyui": "comfyui-ipex", "ollama": "ollama-ipex"}  # llama-server runs its own binary
+DEFAULT_PORTS = {"comfyui": 8188, "ollama": 11434, "llama-server": 8080}
 DEFAULT_LISTEN = "127.0.0.1"
 SCOPES = ("system", "user")
-_TITLES = {"comfyui": "ComfyUI", "ollama": "Ollama"}
+_TITLES = {"comfyui": "ComfyUI", "ollama": "Ollama", "llama-server": "llama.cpp's llama-server"}
 
 # Device nodes per backend, as systemd names them (`char-<driver>` from /proc/devices). The NVIDIA list is
 # nixpkgs' services.ollama's; names a machine lacks are ignored by systemd.
@@ -59,12 +64,14 @@ _PLAIN = re.compile(r"[][A-Za-z0-9_@%+=:,./-]+\Z")  # ExecStart words that need 
 class UnitSpec:
     """Everything a unit depends on; `render_unit` is a pure function of it.
 
-    - `launcher`: absolute path of comfyui-ipex / ollama-ipex.
-    - `program_args`: launcher options fixed at install (`--comfyui DIR`, `--ollama-bin PATH`).
+    - `launcher`: absolute path of comfyui-ipex / ollama-ipex (llama-server: the llama-server binary).
+    - `program_args`: launcher options fixed at install (`--comfyui DIR`, `--ollama-bin PATH`; llama-server:
+      its whole command after the binary, `--model M --host H --port P --n-gpu-layers N`).
     - `user`: `User=` of a system unit (None for user units).
     - `groups`: SupplementaryGroups (only those that exist on this machine; empty for user units).
     - `read_write_paths`: what the program writes besides its state and cache directories.
-    - `environment`: the user's extra variables (escaped); ours are added by the renderer.
+    - `environment`: the program's variables (llama-server's device variables) and the user's --env, which
+      win (escaped); the unit's own (PYTHONUNBUFFERED, SYCL_CACHE_DIR, ...) are added by the renderer.
     """
 
     program: str
@@ -128,6 +135,8 @@ def host_port(listen: str, port: int) -> str:
 
 def exec_argv(spec: UnitSpec) -> list[str]:
     """The command the unit runs, as a list (before systemd quoting)."""
+    if spec.program == "llama-server":  # the device is in its variables; the address in program_args
+        return [spec.launcher, *spec.program_args, *spec.extra_args]
     flags = device_flags(spec.backend, spec.device_index)
     if spec.program == "comfyui":
         return [spec.launcher, *flags, *spec.program_args, "--listen", spec.listen,
@@ -179,11 +188,14 @@ def render_unit(spec: UnitSpec) -> str:
     """The unit file text. Deterministic: the same spec always gives the same bytes."""
     system = spec.scope == "system"
     name = f" ({_one_line(spec.device_name)})" if spec.device_name else ""
-    flags = " ".join(device_flags(spec.backend, spec.device_index))
+    if spec.program == "llama-server":
+        pinned = "its variables below pin it (llama-server itself does not re-check it)"
+    else:
+        pinned = f"the launcher re-checks it at every start ({' '.join(device_flags(spec.backend, spec.device_index))})"
     lines = [
         MARKER,
         f"# `ipex service remove {spec.program}` deletes this file; `ipex service install {spec.program}` rewrites it.",
-        f"# Device decided at install time: {_where(spec)}{name}; the launcher re-checks it at every start ({flags}).",
+        f"# Device decided at install time: {_where(spec)}{name}; {pinned}.",
         "",
         "[Unit]",
         f"Description={_TITLES[spec.program]} on {_where(spec)} (ipex-integration)".replace("%", "%%"),

@@ -1,4 +1,4 @@
-"""`ipex up` placement: which GPU ComfyUI gets and which one Ollama gets.
+"""`ipex up` placement: which GPU ComfyUI gets and which one the LLM server (Ollama or llama-server) gets.
 
 With two or more GPUs, ComfyUI (the heavier, torch-bound job) takes the fastest one by a DeviceRanking
 (bench.ranking makes one from the newest benchmark results: `ipex-benchmark run --devices all` measures
@@ -78,7 +78,9 @@ def place(
     comfyui: str | None = None,
     ollama: str | None = None,
     ranking: DeviceRanking | None = None,
+    llm: str = "Ollama",
 ) -> Placement:
+    """`llm`: the LLM server's name in the reasons ("Ollama" or "llama-server"); its device is --ollama-device."""
     reasons: list[str] = []
     warnings: list[str] = []
     targets = gpu_targets(hardware)
@@ -89,7 +91,7 @@ def place(
     if comfy_t:
         reasons.append(f"ComfyUI on {comfy_t.label}: {comfy_src}")
     if ollama_t:
-        reasons.append(f"Ollama on {ollama_t.label}: {ollama_src}")
+        reasons.append(f"{llm} on {ollama_t.label}: {ollama_src}")
 
     if comfy_t is None:
         free = [t for t in targets if not _same(t, ollama_t)] or targets
@@ -104,17 +106,17 @@ def place(
         others = [t for t in targets if not _same(t, comfy_t)]
         if others:
             ollama_t = others[0]
-            reasons.append(f"Ollama on {ollama_t.label}: the other GPU")
+            reasons.append(f"{llm} on {ollama_t.label}: the other GPU")
         elif targets:
             ollama_t = comfy_t
-            warnings.append(f"only one GPU ({comfy_t.label}): ComfyUI and Ollama share it; "
-                            "pass --ollama-device cpu to keep Ollama off it")
-            reasons.append(f"Ollama on {ollama_t.label}: the only GPU")
+            warnings.append(f"only one GPU ({comfy_t.label}): ComfyUI and {llm} share it; "
+                            f"pass --ollama-device cpu to keep {llm} off it")
+            reasons.append(f"{llm} on {ollama_t.label}: the only GPU")
         else:
             ollama_t = Target(Backend.CPU, None)
-            reasons.append("Ollama on the CPU: no GPU found")
+            reasons.append(f"{llm} on the CPU: no GPU found")
     if _same(comfy_t, ollama_t) and comfy_t.backend is not Backend.CPU and (comfyui or ollama) and len(targets) > 1:
-        warnings.append(f"ComfyUI and Ollama both on {comfy_t.label}, although another GPU is free")
+        warnings.append(f"ComfyUI and {llm} both on {comfy_t.label}, although another GPU is free")
     return Placement(
         comfyui=comfy_t.request(comfy_src),
         ollama=ollama_t.request(ollama_src),

@@ -343,12 +343,3 @@ def _system_info() -> dict:
     from ..runner import system_info
 
     return system_info()
-
-
-def parse_list(text: str, kind: type, flag: str) -> list:
-    """"1,4,16" -> [1, 4, 16]; UsageError naming the flag for anything else."""
-    items = [t.strip() for t in str(text).split(",") if t.strip()]
-    try:
-        return [kind(t) for t in items]
-    except ValueError:
-        raise UsageError(f"{flag} expects a comma-separated list, got {text!r}", hint=f"e.g. {flag} 1,4,16") from None
