@@ -33,6 +33,8 @@ def add_comfyui_parser(subparsers: Any) -> argparse.ArgumentParser:
     where = parser.add_argument_group("which ComfyUI")
     where.add_argument("--comfyui", metavar="DIR", help="the checkout (default: $COMFYUI_PATH, else the registered one)")
     where.add_argument("--url", type=types.url, help="measure a running ComfyUI instead of starting one")
+    where.add_argument("--comfyui-args", default="", metavar="ARGS",
+                       help="more ComfyUI flags for both servers, one string (e.g. \"--front-end-root /srv/fe\")")
     where.add_argument("--checkpoint", metavar="NAME",
                        help="with --url: a checkpoint that server has (default: ours, which it must be able to see)")
     what = parser.add_argument_group("what to measure")
@@ -113,6 +115,9 @@ def run_comfyui(args: argparse.Namespace, *, environ: Mapping[str, str] | None =
                          height=args.height or side, steps=args.steps or (2 if family == "tiny" else 20),
                          sampler=args.sampler, scheduler=args.scheduler, images=args.images, warmup=args.warmup,
                          repetitions=args.repetitions, seed=args.seed, timeout_s=args.timeout)
+    import shlex
+
+    extra = shlex.split(args.comfyui_args)
     say = lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True)  # noqa: E731
     command = ["ipex-benchmark", *getattr(args, "_argv", ["comfyui"])]
     checkpoints = data_dir(environ) / "checkpoints"
@@ -125,11 +130,13 @@ def run_comfyui(args: argparse.Namespace, *, environ: Mapping[str, str] | None =
         ckpt = servers.ensure_checkpoint(family, checkpoints, seed=args.seed)
         with state.temp_dir("ipex-bench-comfyui-") as work:
             yaml = servers.model_paths_yaml(work, checkpoints)
-            with servers.ours(request, args.comfyui, work, yaml, environ=environ, timeout=args.timeout) as (client, prepared):
+            with servers.ours(request, args.comfyui, work, yaml, environ=environ, extra_args=extra,
+                              timeout=args.timeout) as (client, prepared):
                 say(f"ours: {prepared.spec.command}")
                 targets = [Server("ours", client)]
                 if "stock" in peers:
-                    with servers.stock(prepared, work, yaml, environ=environ, timeout=args.timeout) as stock_client:
+                    with servers.stock(prepared, work, yaml, environ=environ, extra_args=extra,
+                                   timeout=args.timeout) as stock_client:
                         targets.append(Server("stock", stock_client))
                         report = run_comfyui_benchmark(config, targets, ckpt.name, command=command, progress=say)
                 else:
