@@ -28,10 +28,10 @@ frontend="$work/frontend"; mkdir -p "$frontend"; echo '<!doctype html><title>API
 { nvidia-smi; python3 -c 'import torch, transformers; print(torch.__version__, transformers.__version__)'; } \
   > "$OUT/machine.txt" 2>&1
 common=(--comfyui "$COMFY" --cuda --peer both --comfyui-args "--front-end-root $frontend" --warmup 1)
-timeout 330 ipex-benchmark comfyui "${common[@]}" --model sd15 --batch 1,4 --width 512 --height 512 --steps 20 \
+timeout 270 ipex-benchmark comfyui "${common[@]}" --model sd15 --batch 1,4 --width 512 --height 512 --steps 20 \
   --images 5 --repetitions 3 --format json --output "$OUT/sd15" > "$OUT/sd15.txt" 2> "$OUT/sd15.log"
 echo "sd15 rc=$?"; cat "$OUT/sd15.txt"
-timeout 240 ipex-benchmark comfyui "${common[@]}" --model sdxl --batch 1 --width 1024 --height 1024 --steps 20 \
-  --images 3 --repetitions 3 --format json --output "$OUT/sdxl" > "$OUT/sdxl.txt" 2> "$OUT/sdxl.log"
+timeout 290 ipex-benchmark comfyui "${common[@]}" --model sdxl --batch 1 --width 1024 --height 1024 --steps 20 \
+  --images 2 --repetitions 3 --format json --output "$OUT/sdxl" > "$OUT/sdxl.txt" 2> "$OUT/sdxl.log"
 echo "sdxl rc=$?"; cat "$OUT/sdxl.txt"
 tail -5 "$OUT"/*.log

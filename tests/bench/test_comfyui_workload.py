@@ -121,3 +121,14 @@ def test_cli_refuses_an_unknown_peer(capsys):
 
     assert main(["comfyui", "--peer", "sdnext", "--cpu", "--output", "/tmp/never-made-by-this-test"]) == 2
     assert "unknown --peer 'sdnext'" in capsys.readouterr().err
+
+
+def test_clip_l_keys_carry_text_model_whatever_the_transformers_version():
+    """ComfyUI's SDXL loader takes conditioner.embedders.0.transformer.text_model.* only."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                            num_attention_heads=2, projection_dim=8, bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    keys = ckpt.hf_clip_keys(CLIPTextModel(config).state_dict())
+    assert keys and all(k.startswith("text_model.") for k in keys)
+    assert "text_model.final_layer_norm.weight" in keys

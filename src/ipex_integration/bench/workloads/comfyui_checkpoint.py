@@ -167,11 +167,20 @@ def _replace_prefix(rest: str, table: Iterable[tuple[str, str]]) -> str:
     return rest
 
 
+def hf_clip_keys(state: Mapping[str, Any]) -> dict[str, Any]:
+    """transformers' CLIP text weights under `text_model.*` whatever its version: 5.x's CLIPTextModel drops
+    that level (`embeddings.*`), 4.x's and CLIPTextModelWithProjection keep it; the original checkpoints
+    have it."""
+    return {(k if k.startswith(("text_model.", "text_projection")) else "text_model." + k): v
+            for k, v in state.items()}
+
+
 def convert_open_clip(state: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """A transformers CLIPTextModelWithProjection's weights under open_clip's names (SDXL's bigG):
     fused in_proj of q/k/v, `transformer.resblocks.N`, `text_projection` transposed."""
     import torch
 
+    state = hf_clip_keys(state)
     out: dict[str, Any] = {}
     layers = 1 + max(int(k.split(".")[3]) for k in state if k.startswith("text_model.encoder.layers."))
     for i in range(layers):
@@ -211,7 +220,7 @@ def build_state_dict(name: str, seed: int = 0) -> dict[str, Any]:
     del vae
     clip_l = _build(lambda: CLIPTextModel(CLIPTextConfig(**config["clip_l"])), "cpu", None, seed + 2)
     l_prefix = ("conditioner.embedders.0.transformer." if config["clip_g"] else "cond_stage_model.transformer.")
-    state.update({l_prefix + k: v for k, v in clip_l.state_dict().items()})
+    state.update({l_prefix + k: v for k, v in hf_clip_keys(clip_l.state_dict()).items()})
     if config["clip_g"]:
         clip_g = _build(lambda: CLIPTextModelWithProjection(CLIPTextConfig(**config["clip_g"])), "cpu", None,
                         seed + 3)
