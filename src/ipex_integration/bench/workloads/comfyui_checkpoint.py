@@ -31,7 +31,7 @@ from ...errors import UsageError
 
 FAMILIES = ("tiny", "sd15", "sdxl")
 # Bumped when the mapping or the configs change, so a cached file made by an older version is not reused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def family_config(name: str) -> dict[str, Any]:
