@@ -52,7 +52,7 @@ def test_flag_set_matches_what_argparse_builds(comfyui, version):
 
 
 def test_versions_differ_where_upstream_changed(comfyui):
-    v47, v64, dec = (read_flag_set(comfyui(v)) for v in VERSIONS)
+    v47, v64, dec = (read_flag_set(comfyui(v)) for v in ("0.3.47", "0.3.64", "dec2024"))
     assert v47.get("--cuda-device").type == "int" and v47.get("--cuda-device").values == ONE
     assert v47.accepts("--oneapi-device-selector") and v64.accepts("--oneapi-device-selector")
     assert not dec.accepts("--oneapi-device-selector")
@@ -171,3 +171,39 @@ def test_multi_value_flags_consume_their_values(comfyui):
                       flag_set, version_label="0.3.47")
     assert [(g.spec.dest, g.values) for g in given] == [
         ("fast", ("fp16_accumulation", "cublas_ops")), ("cpu_vae", ()), ("whitelist_custom_nodes", ("a", "b"))]
+
+
+# --- the newest ComfyUI (cli_args.py of 0.38.x): see docs/comfyui.md "Versions checked"
+
+
+def test_newest_comfyui_flag_set(comfyui):
+    new = read_flag_set(comfyui("0.38"))
+    cuda = new.get("--cuda-device")
+    assert cuda.type == "str" and cuda.values == ONE  # "0", "0,1" or "all"
+    assert new.get("--default-device").type == "int"
+    for flag in ("--async-offload", "--disable-dynamic-vram", "--enable-dynamic-vram", "--disable-cuda-graphs",
+                 "--disable-comfy-compiler", "--offline", "--enable-manager", "--database-url", "--vram-headroom"):
+        assert new.accepts(flag), flag
+    assert not new.accepts("--disable-ipex-optimize") and not new.accepts("--normalvram")
+    assert new.get("--async-offload").values == OPTIONAL
+
+
+def test_newest_comfyui_takes_the_plans_device_list(comfyui, tmp_path):
+    """A string --cuda-device: the plan's CUDA_VISIBLE_DEVICES goes through as it is (comma lists too)."""
+    plan = plan_for(Backend.CUDA, tmp_path, cuda=2, cuda_device=1, source="--cuda-device 1")
+    result = translate(plan, read_flag_set(comfyui("0.38")), ["--async-offload", "4", "--disable-cuda-graphs"],
+                       version_label="0.38.1")
+    assert result.argv == ("--cuda-device", "1", "--listen", "127.0.0.1", "--async-offload", "4",
+                           "--disable-cuda-graphs")
+    users = translate(plan, read_flag_set(comfyui("0.38")), ["--cuda-device", "all"], version_label="0.38.1")
+    assert users.argv == ("--listen", "127.0.0.1", "--cuda-device", "all")  # the user's choice wins
+
+
+@pytest.mark.parametrize(("version", "flag"), [
+    ("0.3.64", "--disable-dynamic-vram"), ("0.3.47", "--disable-cuda-graphs"), ("0.3.64", "--offline"),
+    ("0.3.64", "--enable-manager"), ("0.38", "--disable-ipex-optimize"),
+])
+def test_flags_of_other_versions_are_refused_naming_the_installed_one(comfyui, tmp_path, version, flag):
+    plan = plan_for(Backend.CUDA, tmp_path, source="--cuda")
+    with pytest.raises(UsageError, match=f"ComfyUI {version} does not accept {flag}"):
+        translate(plan, read_flag_set(comfyui(version)), [flag], version_label=version)

@@ -231,10 +231,27 @@ def test_requirements_command_uses_the_registered_environment(comfyui, venv, off
     subprocess.run([venv.python, "-c", "import demo_dep"], check=True)
 
 
-def test_torch_package_pulled_in_by_another_requirement_is_reported(repo, tmp_path, venv, offline):
+def test_torch_package_pulled_in_by_another_requirement_fails_the_import_proof(repo, tmp_path, venv, offline):
+    """A torchvision that is not the one made for this torch (here a generic 0.28.0 pulled in by another
+    requirement) is what broke ComfyUI after an install that reported success: install now ends by importing
+    ComfyUI's model code there, fails with the fix, and moves no checkout into place."""
     _set_requirements(repo, "torch\ntorchvision\nneeds-vision\n")
-    result = install(target=tmp_path / "c", repo=str(repo), environments=[venv], environ=offline)
-    (req,) = result.requirements
-    assert req.mismatched == ("torchvision 0.28.0",) and req.skipped == ()  # torchaudio was not asked for
-    assert any(f"torchvision 0.28.0 does not match torch {TORCH_VERSION} of environment cpu"
-               in note for note in result.notes)
+    with pytest.raises(EnvironmentSetupError, match="ComfyUI does not import in environment cpu") as info:
+        install(target=tmp_path / "c", repo=str(repo), environments=[venv], environ=offline)
+    assert info.value.hint.startswith(f"torchvision does not match torch {TORCH_VERSION}: ")
+    assert f"torch=={TORCH_VERSION.split('+')[0]} torchvision==" in info.value.hint
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(("torch_version", "vision"), [("2.14.1", "0.29.1"), ("2.5.0", "0.20.0"), ("1.13.1", None)])
+def test_matching_torchvision(torch_version, vision):
+    from ipex_integration.comfyui.importcheck import matching_torchvision
+
+    assert matching_torchvision(torch_version) == vision
+
+
+def test_import_proof_passes_where_comfyui_imports(comfyui, venv):
+    from ipex_integration.comfyui.importcheck import prove_comfyui_imports
+
+    check = prove_comfyui_imports(comfyui(), venv)
+    assert check.environment == "cpu" and check.torch == TORCH_VERSION

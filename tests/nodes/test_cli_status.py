@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -41,7 +42,15 @@ def test_install_list_verify_check_remove(setup, capsys):
     assert json.loads(capsys.readouterr().out)["nodes"][0]["state"] == "ok"
     assert nodes("check", "demo", *common) == 1  # x.cuda() in nodes.py
     assert "nodes.py:4: cuda-call" in capsys.readouterr().out
-    (setup.comfyui / "custom_nodes" / "demo" / "nodes.py").write_text("edited\n")
+    assert row["drift"] is None
+    edited = setup.comfyui / "custom_nodes" / "demo" / "nodes.py"
+    edited.write_text("edited\n")
+    later = edited.stat().st_mtime + 60  # an edit a minute after the install
+    os.utime(edited, (later, later))
+    assert nodes("list", *common) == 0
+    assert "drift: nodes.py changed" in capsys.readouterr().out
+    assert nodes("list", "--verify", "--json", *common) == 0
+    assert json.loads(capsys.readouterr().out)["nodes"][0]["drift"] == "drift (re-hashed)"
     assert nodes("verify", *common) == 1
     assert "demo: drift" in capsys.readouterr().out
     assert nodes("remove", "demo", *common) == 3  # refused: local edits (errors.EXIT_REFUSED)

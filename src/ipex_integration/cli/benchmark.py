@@ -27,7 +27,7 @@ from ..plan.vocabulary import BACKEND_CHOICES, SPEC_HELP, priority_text
 from . import common, types
 
 PROG = "ipex-benchmark"
-SUBCOMMANDS = ("run", "compare", "llm", "history")
+SUBCOMMANDS = ("run", "compare", "llm", "comfyui", "history")
 OUTPUT_FORMATS = ("json", "csv", "html", "png")
 
 
@@ -110,6 +110,9 @@ def _add_subcommands(subparsers: Any) -> None:
     from .benchmark_llm import add_llm_parser
 
     add_llm_parser(subparsers)
+    from .benchmark_comfyui import add_comfyui_parser
+
+    add_comfyui_parser(subparsers)
     from .benchmark_history import add_history_parser
 
     add_history_parser(subparsers)
@@ -120,14 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = common.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"ipex-integration {__version__}")
-    _add_subcommands(parser.add_subparsers(dest="command", metavar="{run,compare,llm,history}"))
+    _add_subcommands(parser.add_subparsers(dest="command", metavar="{run,compare,llm,comfyui,history}"))
     return parser
 
 
 def register(subparsers: Any) -> None:
     """`ipex benchmark run|compare`, for the umbrella command."""
     parser = subparsers.add_parser("benchmark", help="time tensor ops, convolutions and Stable Diffusion")
-    _add_subcommands(parser.add_subparsers(dest="benchmark_command", metavar="{run,compare,llm,history}", required=True))
+    _add_subcommands(parser.add_subparsers(dest="benchmark_command", metavar="{run,compare,llm,comfyui,history}", required=True))
 
 
 # -- run --------------------------------------------------------------------------------------------

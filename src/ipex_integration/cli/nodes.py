@@ -43,8 +43,9 @@ def register(subparsers) -> None:
     common(p)
     p.set_defaults(func=cmd_install)
 
-    p = sub.add_parser("list", help="manifest nodes and what is installed")
+    p = sub.add_parser("list", help="manifest nodes and what is installed (drift: files changed since)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--verify", action="store_true", help="re-hash installed nodes instead of comparing mtimes")
     common(p)
     p.set_defaults(func=cmd_list)
 
@@ -184,16 +185,41 @@ def cmd_list(args) -> int:
         if name not in manifest.nodes:
             rows.append({"name": name, "url": have.url, "ref": None, "rev": None, "hash": None, "placeholder": False,
                          "installed_rev": have.rev, "description": "(not in the manifest)"})
+    _add_drift(rows, custom_nodes, installed, rehash=getattr(args, "verify", False))
     if args.json:
         print_json({"custom_nodes": str(custom_nodes) if custom_nodes else None, "nodes": rows})
         return EXIT_OK
     for r in rows:
         state = f"installed {r['installed_rev'][:12]}" if r["installed_rev"] else "not installed"
+        if r.get("drift"):
+            state += f", drift: {r['drift']}"
         pin = (r["rev"] or "unlocked")[:12] + ("" if r["hash"] else " (hash not known: ipex nodes lock)")
         print(f"{r['name']:<32} {pin:<14} {state:<24} {r['description']}")
     if custom_nodes is None:
         print("(no ComfyUI checkout known: pass --comfyui DIR to see what is installed)")
     return EXIT_OK
+
+
+def _add_drift(rows: list[dict], custom_nodes, installed: dict, *, rehash: bool) -> None:
+    """Each installed row's `drift`: None, or what changed since the install (mtimes; re-hashed with --verify)."""
+    if custom_nodes is None:
+        return
+    if rehash:
+        from ..nodes.model import NodeState
+        from ..nodes.verify import verify_installed
+
+        states = {r.name: r for r in verify_installed(custom_nodes, {})}
+        for row in rows:
+            result = states.get(row["name"])
+            bad = result is not None and result.state in (NodeState.DRIFT, NodeState.MISSING)
+            row["drift"] = (f"{result.state.value} (re-hashed)" if bad else None) if row["installed_rev"] else None
+        return
+    from ..nodes.drift import changed_since
+
+    for row in rows:
+        have = installed.get(row["name"])
+        changed = changed_since(custom_nodes / row["name"], have.installed_at) if have else None
+        row["drift"] = None if changed is None else ("missing" if changed == "(missing)" else f"{changed} changed")
 
 
 def cmd_verify(args) -> int:

@@ -21,6 +21,7 @@ from typing import Callable, Mapping, Sequence
 from ..errors import EnvironmentSetupError
 from ..git import TRANSFER_TIMEOUT, Git
 from ..proc import Runner, run_command
+from .importcheck import prove_comfyui_imports
 from ..runtime import requirements as requirements_installer
 from ..runtime.model import Backend, Environment
 from ..runtime.requirements import RequirementsResult
@@ -144,6 +145,9 @@ def install(
         results = tuple(
             install_requirements(staging, env, environ=environ, runner=runner, progress=say) for env in envs
         )
+        for env in envs:  # the proof that it runs there, before the checkout is moved into place
+            say(f"importing ComfyUI's model code in environment {env.name}")
+            prove_comfyui_imports(staging, env, environ=environ, runner=runner)
         _move_into_place(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

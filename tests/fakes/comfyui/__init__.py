@@ -25,6 +25,9 @@ VERSIONS: dict[str, tuple[str, str | None]] = {
     "0.3.47": ("v0_3_47.json", "0.3.47"),  # commit 2f74e179, the seed's version
     "0.3.64": ("v0_3_64.json", "0.3.64"),  # commit 63722199, newest release in the fetched snapshot
     "dec2024": ("dec2024_e44d0ac7.json", None),  # commit e44d0ac7: no --oneapi-device-selector yet
+    # cli_args.py at commit 03294572 (0.38.x, a public copy newer than any fetchable checkout): --cuda-device
+    # takes a comma list or `all`, --default-device, no IPEX flags; dynamic VRAM, async offload, ...
+    "0.38": ("v0_38.json", "0.38.1"),
 }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 FLAGSETS = Path(__file__).resolve().parent / "flagsets"
 
 # A flag set's custom action name -> the class of comfy/fake_cli_support.py that stands in for it.
-CUSTOM_ACTIONS = {"EnumAction": "EnumValueAction"}
+CUSTOM_ACTIONS = {"EnumAction": "EnumValueAction", "VerboseAction": "AppendValuesAction"}
 _ARGPARSE_ACTIONS = {
     "store", "store_const", "store_true", "store_false", "append", "append_const", "extend", "count", "help",
     "version", "BooleanOptionalAction",

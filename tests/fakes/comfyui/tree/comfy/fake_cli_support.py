@@ -21,3 +21,11 @@ class EnumValueAction(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, self.enum_type(values))
+
+
+class AppendValuesAction(argparse.Action):
+    """Append the option's values (a list, nargs='*') to the list under `dest`: ComfyUI 0.38's `--verbose`,
+    which may be given several times, each with no value, a LEVEL, or LEVEL FILE."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, [*getattr(namespace, self.dest, []), tuple(values)])
