@@ -181,3 +181,23 @@ def test_a_second_run_into_one_folder_is_numbered_and_force_replaces(fake_server
     args = parse([*argv, "--force"])
     assert run_cli(lambda: args.func(args)) == 0
     assert load_report(earlier).config["workload"] == "llm"
+
+
+def test_llm_runs_are_recorded_in_the_history_unless_no_history(fake_server, tmp_path, capsys):
+    from ipex_integration.bench.history import History, default_path
+
+    url = fake_server(FAKE_OLLAMA_TOKENS_PER_S="400")
+    argv = ["llm", "--model", "qwen2.5:0.5b", "--url", url, "--trials", "1", "--load-trials", "0",
+            "--prompt-tokens", "5", "--max-tokens", "4", "--format", "json"]
+    args = parse([*argv, "--output", str(tmp_path / "a")])
+    assert run_cli(lambda: args.func(args)) == 0
+    assert "history: run #1" in capsys.readouterr().err
+    with History(default_path()) as history:
+        (run,) = history.runs()
+        assert run.results_path == str(tmp_path / "a" / "results.json") and run.measurements >= 4
+        assert history.load_run(run.id).config["workload"] == "llm"
+    args = parse([*argv, "--output", str(tmp_path / "b"), "--no-history"])
+    assert run_cli(lambda: args.func(args)) == 0
+    assert "history" not in capsys.readouterr().err
+    with History(default_path()) as history:
+        assert len(history.runs()) == 1
