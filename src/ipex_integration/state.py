@@ -228,6 +228,11 @@ def read_text(
         ) from None
 
 
+def _text_or_absent(path: Path, what: str, fix: str | None, default: Any, kind: str) -> Any:
+    """The file's text; _ABSENT when it does not exist and the caller has a default, else read_text's error."""
+    return read_text(path, what=what, fix=fix, default=_MISSING if default is _MISSING else _ABSENT, kind=kind)
+
+
 def _parse(parse: Callable[[str], Any], text: str, path: Path, what: str, kind: str, fix: str | None) -> Any:
     try:
         return parse(text)
@@ -261,10 +266,8 @@ def read_json(
 ) -> Any:
     """Parse a JSON file; `default` when it does not exist. Every bad file is one ConfigError."""
     path = Path(path)
-    text = read_text(path, what=what, fix=fix, default=_ABSENT, kind="JSON")
+    text = _text_or_absent(path, what, fix, default, "JSON")
     if text is _ABSENT:
-        if default is _MISSING:
-            raise ConfigError(f"the {what} {path} does not exist", hint=fix)
         return default
     return _check_type(_parse(json.loads, text, path, what, "JSON", fix), expect, path, what, fix)
 
@@ -274,10 +277,8 @@ def read_toml(
 ) -> dict:
     """Parse a TOML file into plain dicts (tomllib); `default` when it does not exist."""
     path = Path(path)
-    text = read_text(path, what=what, fix=fix, default=_ABSENT, kind="TOML")
+    text = _text_or_absent(path, what, fix, default, "TOML")
     if text is _ABSENT:
-        if default is _MISSING:
-            raise ConfigError(f"the {what} {path} does not exist", hint=fix)
         return default
     return _check_type(_parse(tomllib.loads, text, path, what, "TOML", fix), dict, path, what, fix)
 
@@ -405,10 +406,8 @@ def read_jsonl(
     """The JSON values of a file of one value per line (an `AppendLog`); `default` when it does not exist.
     A torn last line (a crash mid-append) is left out; a bad line before it is a ConfigError naming it."""
     path = Path(path)
-    text = read_text(path, what=what, fix=fix, default=_ABSENT, kind="JSON lines")
+    text = _text_or_absent(path, what, fix, default, "JSON lines")
     if text is _ABSENT:
-        if default is _MISSING:
-            raise ConfigError(f"the {what} {path} does not exist", hint=fix)
         return default
     lines = text.split("\n")
     values: list[Any] = []

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping
 
-from ..atomic import atomic_write_bytes, atomic_write_text
+from ..state import atomic_write_bytes, atomic_write_text
 from ..paths import cache_dir
 from . import LlamaError
 

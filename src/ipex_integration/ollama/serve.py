@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 from ..errors import UsageError
 from ..net import check_host
 from ..paths import cache_dir
-from ..proc import Child, ensure_port_free, forward_signals, shell_code
+from ..proc import Child, SignalRelay, ensure_port_free, forward_signals, shell_code
 from . import OllamaError, OllamaStartError
 from .binary import OllamaBuild
 from .env import DEFAULT_HOST, OllamaEnv
@@ -250,25 +250,15 @@ def serve(
     if check_port:
         check_port_free(spec.address)
     server = ServerProcess(spec, sink=sink, popen=popen)
-    pending: list[int] = []
-    forwarded: list[int] = []  # signals from the user (our own stop() sends some too)
-
-    def forward(signum: int) -> None:
-        forwarded.append(signum)
-        if server.proc is None:
-            pending.append(signum)  # before the child exists: delivered right after it starts
-        else:
-            server.send_signal(signum)
-
-    with forward_signals(forward):
+    relay = SignalRelay(server)
+    with forward_signals(relay):
         try:
             server.start()
-            for signum in pending:
-                server.send_signal(signum)
+            relay.started()
             try:
                 version = server.wait_ready(timeout)
             except OllamaStartError:
-                if forwarded and server.poll() is not None:
+                if relay.received and server.poll() is not None:
                     return server.wait()  # stopped by the user while starting: its exit code, not an error
                 raise
             if on_ready is not None:
