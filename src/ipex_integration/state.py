@@ -265,22 +265,22 @@ def read_json(
     expect: type | None = dict,
 ) -> Any:
     """Parse a JSON file; `default` when it does not exist. Every bad file is one ConfigError."""
-    path = Path(path)
-    text = _text_or_absent(path, what, fix, default, "JSON")
-    if text is _ABSENT:
-        return default
-    return _check_type(_parse(json.loads, text, path, what, "JSON", fix), expect, path, what, fix)
+    return _read_parsed(Path(path), json.loads, "JSON", expect, what, fix, default)
 
 
 def read_toml(
     path: str | os.PathLike[str], *, what: str = "file", fix: str | None = None, default: Any = _MISSING
 ) -> dict:
     """Parse a TOML file into plain dicts (tomllib); `default` when it does not exist."""
-    path = Path(path)
-    text = _text_or_absent(path, what, fix, default, "TOML")
+    return _read_parsed(Path(path), tomllib.loads, "TOML", dict, what, fix, default)
+
+
+def _read_parsed(path: Path, parse: Callable[[str], Any], kind: str, expect: type | None, what: str,
+                 fix: str | None, default: Any) -> Any:
+    text = _text_or_absent(path, what, fix, default, kind)
     if text is _ABSENT:
         return default
-    return _check_type(_parse(tomllib.loads, text, path, what, "TOML", fix), dict, path, what, fix)
+    return _check_type(_parse(parse, text, path, what, kind, fix), expect, path, what, fix)
 
 
 def read_toml_document(path: str | os.PathLike[str], *, what: str = "file", fix: str | None = None):

@@ -3,7 +3,6 @@ token rates are configured, and the report files in the shared format."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -11,10 +10,11 @@ import pytest
 from ipex_integration.bench.model import BenchSpec, Status
 from ipex_integration.bench.report.writer import load_report
 from ipex_integration.bench.workloads.llm import LlmConfig, Trial, make_prompt, measurements, run_llm_benchmark, trial_from
-from ipex_integration.cli.benchmark_llm import add_llm_parser
 from ipex_integration.cli.common import run_cli
 from ipex_integration.errors import UsageError
 from ipex_integration.ollama.client import Completion, OllamaClient, OpenAIClient
+
+from .helpers import parse_llm_args as parse
 
 SYSTEM = {"cpu": "test"}
 
@@ -117,14 +117,6 @@ def test_openai_api_has_no_counters_and_no_load(fake_server):
     assert m["eval"].extra["source"] == "wall clock" and m["eval"].extra["tokens_per_s_counters"] is None
     assert m["eval"].its == pytest.approx(100, rel=0.25)
     assert m["eval"].spec.variant == "openai"
-
-
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="ipex-benchmark")
-    add_llm_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    args._argv = argv
-    return args
 
 
 def test_cli_writes_reports_in_the_shared_format(fake_server, tmp_path, capsys):
