@@ -192,6 +192,20 @@ def test_sigkill_of_the_launcher_leaves_no_child():
     assert gone_within(child)  # the parent-death signal, not anything the dead launcher did
 
 
+def test_a_signal_before_the_child_exists_is_held_and_delivered_once_it_starts():
+    from ipex_integration.proc import SignalRelay
+
+    child = Child("sleeper", [PY, "-c", "import time; time.sleep(60)"])
+    relay = SignalRelay(child)
+    relay(signal.SIGTERM)  # the user pressed it while the launcher was still preparing
+    assert child.proc is None and relay.received == [signal.SIGTERM]
+    with child.start():
+        relay.started()
+        assert child.wait(timeout=5) == 128 + signal.SIGTERM
+    relay.started()  # nothing left to deliver a second time
+    assert relay.received == [signal.SIGTERM]
+
+
 # -- the port check ----------------------------------------------------------------------------------
 
 

@@ -228,6 +228,11 @@ def read_text(
         ) from None
 
 
+def _text_or_absent(path: Path, what: str, fix: str | None, default: Any, kind: str) -> Any:
+    """The file's text; _ABSENT when it does not exist and the caller has a default, else read_text's error."""
+    return read_text(path, what=what, fix=fix, default=_MISSING if default is _MISSING else _ABSENT, kind=kind)
+
+
 def _parse(parse: Callable[[str], Any], text: str, path: Path, what: str, kind: str, fix: str | None) -> Any:
     try:
         return parse(text)
@@ -260,26 +265,22 @@ def read_json(
     expect: type | None = dict,
 ) -> Any:
     """Parse a JSON file; `default` when it does not exist. Every bad file is one ConfigError."""
-    path = Path(path)
-    text = read_text(path, what=what, fix=fix, default=_ABSENT, kind="JSON")
-    if text is _ABSENT:
-        if default is _MISSING:
-            raise ConfigError(f"the {what} {path} does not exist", hint=fix)
-        return default
-    return _check_type(_parse(json.loads, text, path, what, "JSON", fix), expect, path, what, fix)
+    return _read_parsed(Path(path), json.loads, "JSON", expect, what, fix, default)
 
 
 def read_toml(
     path: str | os.PathLike[str], *, what: str = "file", fix: str | None = None, default: Any = _MISSING
 ) -> dict:
     """Parse a TOML file into plain dicts (tomllib); `default` when it does not exist."""
-    path = Path(path)
-    text = read_text(path, what=what, fix=fix, default=_ABSENT, kind="TOML")
+    return _read_parsed(Path(path), tomllib.loads, "TOML", dict, what, fix, default)
+
+
+def _read_parsed(path: Path, parse: Callable[[str], Any], kind: str, expect: type | None, what: str,
+                 fix: str | None, default: Any) -> Any:
+    text = _text_or_absent(path, what, fix, default, kind)
     if text is _ABSENT:
-        if default is _MISSING:
-            raise ConfigError(f"the {what} {path} does not exist", hint=fix)
         return default
-    return _check_type(_parse(tomllib.loads, text, path, what, "TOML", fix), dict, path, what, fix)
+    return _check_type(_parse(parse, text, path, what, kind, fix), expect, path, what, fix)
 
 
 def read_toml_document(path: str | os.PathLike[str], *, what: str = "file", fix: str | None = None):
@@ -348,3 +349,75 @@ def temp_file(prefix: str = "ipex-", *, dir: str | os.PathLike[str] | None = Non
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
+
+
+# -- append-only logs ---------------------------------------------------------------------------------------
+
+
+class AppendLog:
+    """A file that only grows by whole lines: each `append` is one write() then fsync, so the cost of a line
+    does not depend on how long the file already is, and a crash loses at most the line being written (a torn
+    last line, which `read_jsonl` skips). A failed write is cut back off, so no torn line stays in the middle.
+    The file is created (emptied) by the first append."""
+
+    def __init__(self, path: str | os.PathLike[str], *, what: str = "log") -> None:
+        self.path = Path(path)
+        self.what = what
+        self._fd: int | None = None
+
+    def append(self, line: str) -> None:
+        data = (line.rstrip("\n") + "\n").encode("utf-8")
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC,
+                                   _new_file_mode())
+            size = os.fstat(self._fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+                os.fsync(self._fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, size)
+                raise
+        except OSError as exc:
+            raise write_failure(self.path, exc, self.what) from None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def remove(self) -> None:
+        """Close and delete the file (its content lives elsewhere now)."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def read_jsonl(
+    path: str | os.PathLike[str], *, what: str = "file", fix: str | None = None, default: Any = _MISSING
+) -> list[Any]:
+    """The JSON values of a file of one value per line (an `AppendLog`); `default` when it does not exist.
+    A torn last line (a crash mid-append) is left out; a bad line before it is a ConfigError naming it."""
+    path = Path(path)
+    text = _text_or_absent(path, what, fix, default, "JSON lines")
+    if text is _ABSENT:
+        return default
+    lines = text.split("\n")
+    values: list[Any] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            values.append(json.loads(line))
+        except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+            if number == len(lines):  # no newline after it: the append that was cut short
+                break
+            raise ConfigError(f"the {what} {path} has a bad line {number}: {_short(exc)}", hint=_fix(path, fix)) from None
+    return values

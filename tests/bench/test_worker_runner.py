@@ -119,6 +119,10 @@ def test_interrupted_run_leaves_a_valid_incomplete_file(tmp_path):
     loaded = load_report(results)
     assert loaded.complete is False
     assert len(loaded.runs[0].measurements) == 1 and loaded.runs[0].measurements[0].status is Status.OK
+    # results.json is the run's start snapshot; the measurement and the device run are in the journal beside it
+    assert json.loads(results.read_text())["runs"] == []
+    assert (tmp_path / "results.jsonl").is_file()
+    assert loaded.runs[0].device_name == loaded.runs[0].device["name"]  # the worker's device facts, from the journal
 
 
 def test_a_worker_that_dies_is_recorded_and_the_next_device_runs(tmp_path):

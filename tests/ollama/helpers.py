@@ -160,3 +160,16 @@ def comfyui_resolver(hardware: HardwareReport, cache: Path):
 
     return resolve
 
+
+
+def parse_llm_args(argv: list[str]):
+    """`ipex-benchmark llm ...` parsed as the CLI does (with `_argv`, which the results file records)."""
+    import argparse
+
+    from ipex_integration.cli.benchmark_llm import add_llm_parser
+
+    parser = argparse.ArgumentParser(prog="ipex-benchmark")
+    add_llm_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    args._argv = argv
+    return args

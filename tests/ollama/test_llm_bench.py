@@ -3,7 +3,6 @@ token rates are configured, and the report files in the shared format."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -11,10 +10,11 @@ import pytest
 from ipex_integration.bench.model import BenchSpec, Status
 from ipex_integration.bench.report.writer import load_report
 from ipex_integration.bench.workloads.llm import LlmConfig, Trial, make_prompt, measurements, run_llm_benchmark, trial_from
-from ipex_integration.cli.benchmark_llm import add_llm_parser
 from ipex_integration.cli.common import run_cli
 from ipex_integration.errors import UsageError
 from ipex_integration.ollama.client import Completion, OllamaClient, OpenAIClient
+
+from .helpers import parse_llm_args as parse
 
 SYSTEM = {"cpu": "test"}
 
@@ -119,14 +119,6 @@ def test_openai_api_has_no_counters_and_no_load(fake_server):
     assert m["eval"].spec.variant == "openai"
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="ipex-benchmark")
-    add_llm_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    args._argv = argv
-    return args
-
-
 def test_cli_writes_reports_in_the_shared_format(fake_server, tmp_path, capsys):
     url = fake_server(FAKE_OLLAMA_TOKENS_PER_S="400")
     args = parse(["llm", "--model", "qwen2.5:0.5b", "--url", url, "--trials", "2", "--prompt-tokens", "20",
@@ -196,3 +188,23 @@ def test_a_failed_measurement_exits_failed_on_both_paths():
 
     assert _exit_code(report(Status.FAILED)) == EXIT_FAILED == 4
     assert _exit_code(report(Status.OK)) == EXIT_OK
+
+
+def test_llm_runs_are_recorded_in_the_history_unless_no_history(fake_server, tmp_path, capsys):
+    from ipex_integration.bench.history import History, default_path
+
+    url = fake_server(FAKE_OLLAMA_TOKENS_PER_S="400")
+    argv = ["llm", "--model", "qwen2.5:0.5b", "--url", url, "--trials", "1", "--load-trials", "0",
+            "--prompt-tokens", "5", "--max-tokens", "4", "--format", "json"]
+    args = parse([*argv, "--output", str(tmp_path / "a")])
+    assert run_cli(lambda: args.func(args)) == 0
+    assert "history: run #1" in capsys.readouterr().err
+    with History(default_path()) as history:
+        (run,) = history.runs()
+        assert run.results_path == str(tmp_path / "a" / "results.json") and run.measurements >= 4
+        assert history.load_run(run.id).config["workload"] == "llm"
+    args = parse([*argv, "--output", str(tmp_path / "b"), "--no-history"])
+    assert run_cli(lambda: args.func(args)) == 0
+    assert "history" not in capsys.readouterr().err
+    with History(default_path()) as history:
+        assert len(history.runs()) == 1

@@ -3,7 +3,6 @@ then against the fake server's OpenAI API (concurrent, streamed and not), includ
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -14,10 +13,11 @@ from ipex_integration.bench.workloads.llm_serving import (
     LevelResult, RequestResult, ServingConfig, TokenCountMismatch, check_tokens, level_measurements,
     percentile, run_serving_benchmark,
 )
-from ipex_integration.cli.benchmark_llm import add_llm_parser
 from ipex_integration.cli.common import run_cli
 from ipex_integration.errors import UsageError
 from ipex_integration.ollama.client import Completion, OpenAIClient
+
+from .helpers import parse_llm_args as parse
 
 
 def completion(**overrides) -> Completion:
@@ -134,14 +134,6 @@ def test_sweep_against_the_fake_server(fake_server):
     assert 0.0005 < by_key[("stream c1", "itl")].stats.median_s < 0.02
     assert by_key[("nostream c1", "ttft")].status is Status.SKIPPED
     assert report.config["model"] == "llama3.2:latest" and report.config["concurrency"] == [1, 4]
-
-
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_llm_parser(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    args._argv = argv
-    return args
 
 
 def test_cli_sweep_writes_the_shared_report(fake_server, tmp_path, capsys):

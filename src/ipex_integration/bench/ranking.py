@@ -87,7 +87,15 @@ def find_results(explicit: str | None = None, environ: Mapping[str, str] | None 
     # results-N.json: a later run into the same folder (bench/report/writer.py never replaces an earlier one).
     candidates = [p for pattern in ("benchmarks/*/results*.json", "results/*.json", "results/*/results*.json")
                   for p in root.glob(pattern) if p.is_file()]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+    return max(candidates, key=_last_written) if candidates else None
+
+
+def _last_written(results: Path) -> float:
+    """A run in progress writes its journal (results.jsonl), not results.json, after each measurement."""
+    from .report.writer import journal_path
+
+    journal = journal_path(results)
+    return max(results.stat().st_mtime, journal.stat().st_mtime if journal.is_file() else 0.0)
 
 
 def relative_speed(reference: DeviceRun, other: DeviceRun) -> tuple[float | None, int]:

@@ -4,7 +4,7 @@ choose, and compare result files.
     ipex-benchmark [run] [--suite quick|standard|full] [--only tensor,conv,sd,OP] [--dtype fp16,bf16]
                    [--size 4096,8192] [--device auto|cuda|xpu|cpu | --devices all] [GPU flags] [--graph]
                    [--output DIR] [--format json,csv,html,png] [--json] [--warmup S] [--budget S]
-    ipex-benchmark compare OLD.json NEW.json [--fail-above 10%] [--json]
+    ipex-benchmark compare OLD NEW [--fail-above 10%] [--json]     (a results file or run:N from the history)
     ipex-benchmark history [--device D] [--op OP] [--since DATE] [--until DATE] [--plot OP [--output PNG]] [--json]
 
 This process never imports torch: the measuring happens in a worker started in the chosen backend's
@@ -91,8 +91,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("old", type=types.nonempty_path, metavar="OLD.json")
-    parser.add_argument("new", type=types.nonempty_path, metavar="NEW.json")
+    source = "a results file, or run:N for run N of `ipex-benchmark history`"
+    parser.add_argument("old", type=types.nonempty, metavar="OLD", help=source)
+    parser.add_argument("new", type=types.nonempty, metavar="NEW", help=source)
     parser.add_argument(
         "--fail-above", default="10%", metavar="PCT", help="exit 1 when an op got slower by more than this (10%%)"
     )
@@ -104,7 +105,7 @@ def _add_subcommands(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="measure (the default command)", description=cmd_run.__doc__)
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
-    compare = subparsers.add_parser("compare", help="compare two result files", description=cmd_compare.__doc__)
+    compare = subparsers.add_parser("compare", help="compare two results (files or history runs)", description=cmd_compare.__doc__)
     add_compare_arguments(compare)
     compare.set_defaults(func=cmd_compare)
     from .benchmark_llm import add_llm_parser
@@ -345,12 +346,15 @@ def _exit_code(report: Any) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare two result files op by op. Exit 0: no regression; 1: an op got slower by more than
-    --fail-above (or broke); 4: could not compare (a damaged file, nothing in common, an incomplete run)."""
+    """Compare two results op by op; each is a results file or run:N, run N of the benchmark history.
+    Exit 0: no regression; 1: an op got slower by more than --fail-above (or broke); 4: could not compare
+    (a damaged file, a run the history does not hold, nothing in common, an incomplete run)."""
     from ..bench.report.compare import compare_reports, load_for_compare, parse_threshold, render_compare
 
     threshold = parse_threshold(args.fail_above)
-    old, new = load_for_compare(args.old, "old"), load_for_compare(args.new, "new")
+    environ = os.environ
+    old = load_for_compare(args.old, "old", environ=environ)
+    new = load_for_compare(args.new, "new", environ=environ)
     result = compare_reports(old, new, fail_above=threshold)
     if args.json:
         common.print_json(result.to_dict())

@@ -53,6 +53,7 @@ def add_llm_parser(subparsers: Any) -> argparse.ArgumentParser:
                           "written as results-2.json, results-3.json, ...")
     out.add_argument("--format", default=DEFAULT_FORMATS, help=f"json,csv,html (json is always written; default {DEFAULT_FORMATS})")
     out.add_argument("--json", action="store_true", help="print the results as JSON")
+    out.add_argument("--no-history", action="store_true", help="do not record this run in the benchmark history")
     out.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.set_defaults(func=run_llm)
     return parser
@@ -89,6 +90,7 @@ def run_llm(args: argparse.Namespace, *, environ: Mapping[str, str] | None = Non
                                server_log=_our_server_log(client.url, environ),
                                progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
     written = write_reports(report, out_dir, formats, replace=args.force)
+    _record(args, report, written["json"], environ)
     if args.json:
         import json
 
@@ -138,6 +140,7 @@ def run_serving(args: argparse.Namespace, *, environ: Mapping[str, str], out: Te
     report = run_serving_benchmark(config, client, command=["ipex-benchmark", *getattr(args, "_argv", ["llm"])],
                                    device=device, progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
     written = write_reports(report, out_dir, formats, replace=args.force)
+    _record(args, report, written["json"], environ)
     if args.json:
         import json
 
@@ -154,6 +157,14 @@ def _exit_code(report: Any) -> int:
     disagree with ours (docs/exit-codes.md); else EXIT_OK. Both paths of `ipex-benchmark llm` end here."""
     failed = any(m.status.value == "failed" for r in report.runs for m in r.measurements)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _record(args: argparse.Namespace, report: Any, results: Path, environ: Mapping[str, str]) -> None:
+    """Into the benchmark history like `ipex-benchmark run` (its line on stderr: stdout is the summary)."""
+    if not getattr(args, "no_history", False):
+        from .benchmark import record_history
+
+        record_history(report, results, environ, common.make_console(stderr=True))
 
 
 def _host_url(environ: Mapping[str, str]) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..plan.model import DevicePlan
-from ..proc import Child, ensure_port_free, forward_signals
+from ..proc import Child, SignalRelay, ensure_port_free, forward_signals
 from . import ComfyUIError
 from .checkout import Checkout
 from .flags import FlagSet, read_flag_set, translate
@@ -112,19 +112,11 @@ def run(
     if check_port:
         check_port_free(spec)
     comfy = child(spec, popen=popen, stdout=stdout, stderr=stderr)
-    pending: list[int] = []
-
-    def forward(signum: int) -> None:
-        if comfy.proc is None:
-            pending.append(signum)  # arrived before the child existed: delivered right after it starts
-        else:
-            comfy.send_signal(signum)
-
-    with forward_signals(forward):
+    relay = SignalRelay(comfy)
+    with forward_signals(relay):
         comfy.start()
         try:
-            for signum in pending:
-                comfy.send_signal(signum)
+            relay.started()
             if on_start is not None:
                 on_start(comfy.proc)
             return comfy.wait()

@@ -131,22 +131,12 @@ def _intel_gpu(dev: sysfs.SysfsDevice, notes: list[str]) -> Gpu:
             f"Intel GPU {_hex(dev.device_id)} at {dev.pci_slot} is not in our id table "
             "(data/intel_gpu_ids.toml): integrated or discrete is unknown"
         )
-    return Gpu(
-        vendor=Vendor.INTEL,
-        pci_vendor_id=dev.vendor_id,
-        pci_device_id=dev.device_id,
-        pci_slot=dev.pci_slot,
-        driver=dev.driver,
-        card=dev.card,
-        render_node=dev.render_node,
-        name=info.name if info else None,
-        family=info.family if info else None,
-        integrated=info.integrated if info else None,
-        sources=("sysfs",),
-    )
+    return _sysfs_gpu(dev, Vendor.INTEL, name=info.name if info else None, family=info.family if info else None,
+                      integrated=info.integrated if info else None)
 
 
-def _sysfs_gpu(dev: sysfs.SysfsDevice, vendor: Vendor) -> Gpu:
+def _sysfs_gpu(dev: sysfs.SysfsDevice, vendor: Vendor, **known: Any) -> Gpu:
+    """A GPU as sysfs describes it; `known`: what an id table adds (name, family, integrated)."""
     return Gpu(
         vendor=vendor,
         pci_vendor_id=dev.vendor_id,
@@ -156,6 +146,7 @@ def _sysfs_gpu(dev: sysfs.SysfsDevice, vendor: Vendor) -> Gpu:
         card=dev.card,
         render_node=dev.render_node,
         sources=("sysfs",),
+        **known,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 
 from ..hardware.model import HardwareReport
 from ..ollama.vulkan import VulkanDevice, vulkan_index_of
+from ..plan.child_env import EnvBuilder as _Vars  # one builder for Ollama and llama.cpp
 from ..plan.model import DevicePlan
 from ..runtime.model import Backend
 from . import LlamaError
@@ -42,32 +43,6 @@ class LlamaEnv:
     gpu_layers: str = ALL_LAYERS
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
-
-
-class _Vars:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-        self.env: dict[str, str] = {}
-        self.kept: dict[str, str] = {}
-        self.reasons: list[str] = []
-        self.warnings: list[str] = []
-
-    def setdefault(self, name: str, value: str, why: str | None = None) -> None:
-        if name in self.environ:
-            self.kept[name] = self.environ[name]
-            if why and self.environ[name] != value:
-                self.warnings.append(f"your {name}={self.environ[name]!r} is kept: {why}")
-        else:
-            self.env[name] = value
-
-    def value(self, name: str) -> str | None:
-        return self.env.get(name, self.kept.get(name))
-
-    def from_plan(self, plan: DevicePlan, names: Sequence[str] | None = None) -> None:
-        for source, target in ((plan.env, self.env), (plan.env_kept, self.kept)):
-            for name, value in source.items():
-                if names is None or name in names:
-                    target[name] = value
 
 
 def llama_environment(plan: DevicePlan, build: LlamaServerBuild, *, environ: Mapping[str, str],

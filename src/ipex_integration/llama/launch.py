@@ -10,7 +10,7 @@ from typing import Callable, Mapping
 
 from ..hardware.model import HardwareReport
 from ..plan.model import DevicePlan, DeviceRequest
-from ..proc import Runner, forward_signals, run_command
+from ..proc import Runner, SignalRelay, forward_signals, run_command
 from ..runtime.model import Backend
 from . import LlamaError
 from .binary import LlamaServerBuild, find_and_identify
@@ -79,19 +79,11 @@ def serve_llama(spec: LlamaServeSpec, *, timeout: float = READY_TIMEOUT_S,
     """Run the server in the foreground: start, wait until ready, then until it exits; its exit code.
     SIGINT/SIGTERM/SIGHUP go to its process group once; leaving by an exception stops it."""
     server = LlamaServer(spec, sink=sink)
-    pending: list[int] = []
-
-    def forward(signum: int) -> None:
-        if server.proc is None:
-            pending.append(signum)
-        else:
-            server.send_signal(signum)
-
-    with forward_signals(forward):
+    relay = SignalRelay(server)
+    with forward_signals(relay):
         try:
             server.start()
-            for signum in pending:
-                server.send_signal(signum)
+            relay.started()
             path = server.wait_ready(timeout)
             if on_ready is not None:
                 on_ready(path)

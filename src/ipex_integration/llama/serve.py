@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..paths import cache_dir
-from ..proc import Child, ensure_port_free, shell_code
+from ..proc import Child, ensure_port_free
 from . import LlamaError
 
 READY_TIMEOUT_S = 120.0  # a large model read from a slow disk; the tiny test model loads in well under 1 s
@@ -112,21 +112,12 @@ class LlamaServer(Child):
                    cancelled: Callable[[], bool] = lambda: False) -> str | None:
         """The path that answered, or None as soon as `cancelled()` (as ollama's ServerProcess, so `ipex up`
         can supervise either); LlamaError (the child stopped) when it exits first or is not ready in time."""
-        deadline = self._clock() + timeout
-        while True:
-            if cancelled():
-                return None
-            code = self.proc.poll()
-            if code is not None:
-                raise self._start_error(f"{self.spec.kind} exited with code {shell_code(code)} while starting")
-            path = probe_ready(self.spec.url)
-            if path is not None:
-                return path
-            if self._clock() >= deadline:
-                self.stop()
-                raise self._start_error(f"{self.spec.kind} did not answer GET {self.spec.url}/health or /v1/models "
-                                        f"within {timeout:g} s (stopped it)")
-            self._sleep(READY_POLL_S)
+        return self.wait_until(
+            lambda: probe_ready(self.spec.url), timeout=timeout, interval=READY_POLL_S, cancelled=cancelled,
+            exited=lambda code: self._start_error(f"{self.spec.kind} exited with code {code} while starting"),
+            silent=lambda: self._start_error(f"{self.spec.kind} did not answer GET {self.spec.url}/health or "
+                                             f"/v1/models within {timeout:g} s (stopped it)"),
+            clock=self._clock, sleep=self._sleep)
 
     def _start_error(self, message: str) -> LlamaError:
         tail = self.tail()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..hardware.model import HardwareReport
+from ..plan.child_env import EnvBuilder as _Builder  # one builder for Ollama and llama.cpp
 from ..plan.model import DevicePlan
 from ..plan.vocabulary import where_text
 from ..runtime.model import Backend
@@ -80,32 +81,6 @@ class OllamaEnv:
         lines += [f"because:     {r}" for r in self.reasons]
         lines += [f"warning:     {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-class _Builder:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-        self.env: dict[str, str] = {}
-        self.kept: dict[str, str] = {}
-        self.reasons: list[str] = []
-        self.warnings: list[str] = []
-
-    def setdefault(self, name: str, value: str, *, why_user_matters: str | None = None) -> None:
-        if name in self.environ:
-            self.kept[name] = self.environ[name]
-            if why_user_matters and self.environ[name] != value:
-                self.warnings.append(f"your {name}={self.environ[name]!r} is kept: {why_user_matters}")
-        else:
-            self.env[name] = value
-
-    def from_plan(self, plan: DevicePlan, names: Sequence[str] | None = None) -> None:
-        """Copy the plan's decisions (it already applied setdefault and the explicit-flag overrides)."""
-        for name, value in plan.env.items():
-            if names is None or name in names:
-                self.env[name] = value
-        for name, value in plan.env_kept.items():
-            if names is None or name in names:
-                self.kept[name] = value
 
 
 def ollama_environment(
@@ -172,8 +147,8 @@ def _cuda(plan: DevicePlan, build: OllamaBuild, b: _Builder) -> str:
     b.from_plan(plan, ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"))
     vulkan_why = ("Ollama may also put layers on a Vulkan device (the Intel GPU, or an NVIDIA card that "
                   "CUDA_VISIBLE_DEVICES hides)")
-    b.setdefault("OLLAMA_VULKAN", VULKAN_OFF, why_user_matters=vulkan_why)
-    b.setdefault("GGML_VK_VISIBLE_DEVICES", HIDE, why_user_matters=vulkan_why)
+    b.setdefault("OLLAMA_VULKAN", VULKAN_OFF, why=vulkan_why)
+    b.setdefault("GGML_VK_VISIBLE_DEVICES", HIDE, why=vulkan_why)
     shown = b.env.get("CUDA_VISIBLE_DEVICES", b.kept.get("CUDA_VISIBLE_DEVICES"))
     b.reasons.append(f"NVIDIA through Ollama's CUDA backend: CUDA_VISIBLE_DEVICES={shown}; Vulkan off "
                      f"(OLLAMA_VULKAN={VULKAN_OFF}, GGML_VK_VISIBLE_DEVICES={HIDE}) so neither the Intel GPU nor "
@@ -202,8 +177,8 @@ def _xpu(plan: DevicePlan, build: OllamaBuild, b: _Builder, hardware: HardwareRe
     if build.backends is None:
         b.warnings.append(f"no backend libraries found beside {build.real_path}: assuming an upstream build "
                           "with the Vulkan backend")
-    b.setdefault("CUDA_VISIBLE_DEVICES", HIDE, why_user_matters="Ollama may also use that NVIDIA GPU")
-    b.setdefault("OLLAMA_VULKAN", "1", why_user_matters="it decides whether Ollama loads its Vulkan backend")
+    b.setdefault("CUDA_VISIBLE_DEVICES", HIDE, why="Ollama may also use that NVIDIA GPU")
+    b.setdefault("OLLAMA_VULKAN", "1", why="it decides whether Ollama loads its Vulkan backend")
     if b.kept.get("OLLAMA_VULKAN", "1").strip().lower() in ("0", "false", "no", "off"):
         b.warnings.append("with OLLAMA_VULKAN off, Ollama will not use the Intel GPU at all")
     if "GGML_VK_VISIBLE_DEVICES" in b.environ:
@@ -264,8 +239,8 @@ def _cpu(build: OllamaBuild, b: _Builder) -> str:
     for name, value in (("CUDA_VISIBLE_DEVICES", HIDE), ("GGML_VK_VISIBLE_DEVICES", HIDE),
                         ("ROCR_VISIBLE_DEVICES", HIDE), ("HIP_VISIBLE_DEVICES", HIDE),
                         ("ONEAPI_DEVICE_SELECTOR", "opencl:cpu")):
-        b.setdefault(name, value, why_user_matters=why)
+        b.setdefault(name, value, why=why)
     if build.flavour is Flavour.IPEX_LLM:
-        b.setdefault("OLLAMA_NUM_GPU", "0", why_user_matters=why)
+        b.setdefault("OLLAMA_NUM_GPU", "0", why=why)
     b.reasons.append("CPU: every GPU family hidden from Ollama (CUDA, Vulkan, ROCm, Level Zero)")
     return "cpu"

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 from ..errors import UsageError
 from ..net import check_host
 from ..paths import cache_dir
-from ..proc import Child, ensure_port_free, forward_signals, shell_code
+from ..proc import Child, SignalRelay, ensure_port_free, forward_signals
 from . import OllamaError, OllamaStartError
 from .binary import OllamaBuild
 from .env import DEFAULT_HOST, OllamaEnv
@@ -205,23 +205,15 @@ class ServerProcess(Child):
                    cancelled: Callable[[], bool] = lambda: False) -> str | None:
         """Poll GET /api/version until it answers; return the version, or None as soon as `cancelled()`.
         OllamaStartError (the child stopped) when it exits first or does not answer in time."""
-        deadline = self._clock() + timeout
-        while True:
-            if cancelled():
-                return None
-            code = self.proc.poll()
-            if code is not None:
-                raise self._start_error(f"ollama serve exited with code {shell_code(code)} while starting",
-                                        returncode=shell_code(code))
-            version = server_version(self.spec.address.url, timeout=min(PROBE_TIMEOUT_S, max(timeout, 0.1)))
-            if version is not None:
-                return version
-            if self._clock() >= deadline:
-                self.stop()
-                raise self._start_error(
-                    f"ollama serve did not answer GET {self.spec.address.url}/api/version within {timeout:g} s "
-                    "(stopped it)")
-            self._sleep(READY_POLL_S)
+        url = self.spec.address.url
+        return self.wait_until(
+            lambda: server_version(url, timeout=min(PROBE_TIMEOUT_S, max(timeout, 0.1))), timeout=timeout,
+            interval=READY_POLL_S, cancelled=cancelled,
+            exited=lambda code: self._start_error(f"ollama serve exited with code {code} while starting",
+                                                  returncode=code),
+            silent=lambda: self._start_error(f"ollama serve did not answer GET {url}/api/version within {timeout:g} s "
+                                             "(stopped it)"),
+            clock=self._clock, sleep=self._sleep)
 
     def _start_error(self, message: str, *, returncode: int | None = None) -> OllamaStartError:
         tail = self.tail()
@@ -250,25 +242,15 @@ def serve(
     if check_port:
         check_port_free(spec.address)
     server = ServerProcess(spec, sink=sink, popen=popen)
-    pending: list[int] = []
-    forwarded: list[int] = []  # signals from the user (our own stop() sends some too)
-
-    def forward(signum: int) -> None:
-        forwarded.append(signum)
-        if server.proc is None:
-            pending.append(signum)  # before the child exists: delivered right after it starts
-        else:
-            server.send_signal(signum)
-
-    with forward_signals(forward):
+    relay = SignalRelay(server)
+    with forward_signals(relay):
         try:
             server.start()
-            for signum in pending:
-                server.send_signal(signum)
+            relay.started()
             try:
                 version = server.wait_ready(timeout)
             except OllamaStartError:
-                if forwarded and server.poll() is not None:
+                if relay.received and server.poll() is not None:
                     return server.wait()  # stopped by the user while starting: its exit code, not an error
                 raise
             if on_ready is not None:

@@ -11,6 +11,7 @@ import collections
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping, Sequence
 
@@ -147,6 +148,28 @@ class Child:
             self._code = reap(self.proc)
             self._join_pump()
         return self._code
+
+    def wait_until(self, probe: Callable[[], Any], *, timeout: float, interval: float,
+                   exited: Callable[[int], BaseException], silent: Callable[[], BaseException],
+                   cancelled: Callable[[], bool] = lambda: False, clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> Any:
+        """A server's start: `probe()` every `interval` s until it answers (not None), which is returned; None as
+        soon as `cancelled()`. The child exiting first raises `exited(its shell code)`; no answer within
+        `timeout` s stops the child and raises `silent()`."""
+        deadline = clock() + timeout
+        while True:
+            if cancelled():
+                return None
+            code = self.proc.poll()
+            if code is not None:
+                raise exited(shell_code(code))
+            answer = probe()
+            if answer is not None:
+                return answer
+            if clock() >= deadline:
+                self.stop()
+                raise silent()
+            sleep(interval)
 
     def stop(self, signum: int = signal.SIGTERM, grace: float = STOP_GRACE_S) -> int | None:
         """`signum` (SIGTERM) to the group, SIGKILL after `grace` s; the exit code (None if never started)."""

@@ -29,3 +29,25 @@ def forward_signals(handler: Callable[[int], None]) -> Iterator[bool]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+class SignalRelay:
+    """The `forward_signals` handler for one child (anything with `proc` and `send_signal`, e.g. a `Child`) that
+    may not have started yet: a signal that arrives before the child exists is held, and `started()` delivers
+    it right after the start. `received` lists every signal forwarded (the user's, not our own stop's)."""
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.received: list[int] = []
+        self._pending: list[int] = []
+
+    def __call__(self, signum: int) -> None:
+        self.received.append(signum)
+        if self.child.proc is None:
+            self._pending.append(signum)
+        else:
+            self.child.send_signal(signum)
+
+    def started(self) -> None:
+        while self._pending:
+            self.child.send_signal(self._pending.pop(0))

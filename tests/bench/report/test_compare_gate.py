@@ -116,3 +116,43 @@ def test_unreadable_and_disjoint_files_cannot_compare(capsys, tmp_path):
 def test_library_result_says_why():
     result = compare_reports(make_report(), make_report(complete=False), fail_above=0.1)
     assert result.exit_code == EXIT_CANNOT_COMPARE and result.incomplete == ("new",)
+
+
+def test_history_runs_compare_like_files(capsys, tmp_path):
+    """`compare run:1 run:2` and `compare run:1 FILE`: the same verdicts and exit codes as two files."""
+    from ipex_integration.bench.history import record_run
+
+    old_report = make_report()
+    new_report = make_report()
+    measurement_obj = next(m for m in new_report.runs[0].measurements if m.spec.key == BF16)
+    measurement_obj.stats = type(measurement_obj.stats)(**{**vars(measurement_obj.stats),
+                                                          "median_s": measurement_obj.stats.median_s * 1.5})
+    assert record_run(old_report) == 1 and record_run(new_report) == 2
+    slower = write(tmp_path / "slower.json", new_report)
+    for new in ("run:2", slower):
+        code, out, _ = gate(capsys, "run:1", new, "--json")
+        assert code == 1, out
+        assert any(r["key"] == BF16 and r["verdict"] == "regression" for r in json.loads(out)["rows"])
+    assert gate(capsys, "run:1", "#1")[0] == 0
+    assert gate(capsys, "run:2", "run:1", "--fail-above", "60%")[0] == 0
+
+
+def test_a_missing_run_or_history_is_4_with_one_line(capsys, tmp_path):
+    from ipex_integration.bench.history import record_run
+
+    code, _, err = gate(capsys, "run:1", "run:2")
+    assert code == EXIT_CANNOT_COMPARE and "there is no benchmark history yet" in err
+    record_run(make_report())
+    code, _, err = gate(capsys, "run:1", "run:7")
+    assert code == EXIT_CANNOT_COMPARE
+    assert err.splitlines()[0] == f"ipex-benchmark: error: cannot compare: no run 7 in the benchmark history {_history()}"
+    code, _, err = gate(capsys, "run:x", "run:1")
+    assert code == EXIT_CANNOT_COMPARE and "'run:x' is not a run id" in err
+    code, _, err = gate(capsys, "12", "run:1")  # a bare number is a file name; the hint says how to name a run
+    assert code == EXIT_CANNOT_COMPARE and "results file not found: 12" in err and "run:12" in err
+
+
+def _history():
+    from ipex_integration.bench.history import default_path
+
+    return default_path()

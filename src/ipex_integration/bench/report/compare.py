@@ -1,5 +1,7 @@
-"""Compare two results files op by op: the ratio new/old of each op's rate, regressions beyond a threshold,
-and an exit code that can gate CI (`ipex-benchmark compare OLD NEW --fail-above 10%`).
+"""Compare two results op by op: the ratio new/old of each op's rate, regressions beyond a threshold, and an
+exit code that can gate CI (`ipex-benchmark compare OLD NEW --fail-above 10%`). OLD and NEW are results files
+or runs of the benchmark history written `run:12` (`history` lists them as #12; a quoted "#12" works too); a
+bare `12` is always a file name, so the two can never be mistaken for each other.
 
 Device runs are matched by label ("cuda: NVIDIA H100 80GB HBM3"); a device left over on both sides is
 matched by backend when that backend has exactly one such run on each side (comparing an H100 run with an
@@ -10,7 +12,7 @@ An op that measured fine in OLD and fails or runs out of memory in NEW is a regr
 a CI gate that let a crash through because it has no time would be a poor gate.
 
 Exit codes (docs/exit-codes.md): 0 no regression, 1 regression found (only then), 4 could not compare: a file
-unreadable or of the wrong shape, no op in common, an op marked ok whose numbers are missing, NaN or not
+unreadable or of the wrong shape, a run id the history does not hold, no op in common, an op marked ok whose numbers are missing, NaN or not
 numbers ("invalid", never "same"), or an incomplete run (`complete: false`) without a regression: a gate must
 not pass on a run that stopped half-way.
 """
@@ -18,6 +20,7 @@ not pass on a run that stopped half-way.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 from rich.console import Group, RenderableType
@@ -250,15 +253,39 @@ def compare_reports(old: BenchReport, new: BenchReport, *, fail_above: float) ->
     return CompareResult(tuple(rows), fail_above, tuple(only_old), tuple(only_new), tuple(notes), tuple(incomplete))
 
 
-def load_for_compare(path, label: str) -> BenchReport:
-    """A results file for compare, or FailedError (exit 4: could not compare) naming the file: unreadable,
-    not ours, or fields of the wrong type ("complete": "no", a string for a list, ...)."""
+RUN_PREFIXES = ("run:", "#")  # `run:12` (or a quoted "#12", as `history` lists it): run 12 of the history
+
+
+def run_id(source: object) -> int | None:
+    """The history run id that `source` names (`run:12`, `#12`), or None when it names a file. Only these
+    prefixes mean a run: a bare `12` stays a file name, so a file and a run can never be confused."""
+    text = str(source).strip()
+    for prefix in RUN_PREFIXES:
+        if text.lower().startswith(prefix):
+            number = text[len(prefix):].strip()
+            if not number.isdigit():
+                raise FailedError(f"cannot compare: {text!r} is not a run id", hint="write run:N, N from `ipex-benchmark history`")
+            return int(number)
+    return None
+
+
+def load_for_compare(source, label: str, *, environ=None, history_path=None) -> BenchReport:
+    """A results file or a history run (`run:12`) for compare, or FailedError (exit 4: could not compare)
+    naming it: unreadable, not ours, a run the history does not hold, or fields of the wrong type
+    ("complete": "no", a string for a list, ...)."""
+    run = run_id(source)
+    if run is not None:
+        return _load_run(run, label, environ, history_path)
+    path = source
     from .writer import load_report
 
     try:
         report = load_report(path)
     except IpexError as exc:
-        raise FailedError(f"cannot compare: {exc.message}", hint=exc.hint) from None
+        hint = exc.hint
+        if str(path).strip().isdigit() and "not found" in exc.message:
+            hint = f"for run {str(path).strip()} of the history write run:{str(path).strip()}"
+        raise FailedError(f"cannot compare: {exc.message}", hint=hint) from None
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise FailedError(f"cannot compare: {path}: malformed results file ({type(exc).__name__}: {exc})",
                           hint=f"the {label} file was not written by ipex-benchmark, or was edited") from None
@@ -266,6 +293,29 @@ def load_for_compare(path, label: str) -> BenchReport:
     if problem:
         raise FailedError(f"cannot compare: {path}: malformed results file: {problem}",
                           hint=f"the {label} file was not written by ipex-benchmark, or was edited")
+    return report
+
+
+def _load_run(run: int, label: str, environ, history_path) -> BenchReport:
+    import sqlite3
+    import zlib
+
+    from ..history import default_path, load_run
+
+    path = Path(history_path) if history_path else default_path(environ)
+    if not path.exists():
+        raise FailedError(f"cannot compare: run {run}: there is no benchmark history yet ({path})",
+                          hint="runs are recorded by `ipex-benchmark run` unless --no-history")
+    try:
+        report = load_run(run, path=path)
+    except IpexError as exc:
+        raise FailedError(f"cannot compare: {exc.message}", hint=exc.hint) from None
+    except (sqlite3.Error, zlib.error, ValueError, KeyError, TypeError) as exc:
+        raise FailedError(f"cannot compare: run {run} of {path} cannot be read ({type(exc).__name__}: {exc})",
+                          hint=f"the {label} run's record is damaged; compare its results file instead") from None
+    problem = _shape_problem(report)
+    if problem:
+        raise FailedError(f"cannot compare: run {run} of {path}: {problem}")
     return report
 
 

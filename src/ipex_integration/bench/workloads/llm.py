@@ -187,10 +187,15 @@ def run_llm_benchmark(
                                           make_prompt(config.prompt_tokens, seed=config.seed, trial=i))))
     run = DeviceRun(**_server_device(client, model, server_log), measurements=measurements(spec, loads, trials))
     run.software = {"api": config.api, "model": model, **_software(client)}
+    return server_report(config.to_dict(), command, system, run)
+
+
+def server_report(config: dict, command: Sequence[str], system: Mapping[str, Any] | None, run: DeviceRun) -> BenchReport:
+    """The results file of one measured server (both LLM workloads): this host, now, complete."""
     return BenchReport(
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         command=list(command),
-        config=config.to_dict(),
+        config=config,
         system=dict(system) if system is not None else _system_info(),
         runs=[run],
         complete=True,

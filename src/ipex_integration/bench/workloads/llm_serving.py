@@ -17,7 +17,6 @@ report max_tokens in its usage. A mismatch fails the level (status FAILED with t
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as _dt
 import math
 import threading
 import time
@@ -26,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ...errors import UsageError
 from ..model import BenchReport, BenchSpec, DeviceRun, Measurement, Stats, Status
-from .llm import make_prompt
+from .llm import make_prompt, server_report
 
 NAME = "llm_serving"
 MODES = ("stream", "nostream")
@@ -304,14 +303,7 @@ def run_serving_benchmark(
                     device={"url": client.url, "api": "openai", **where.pop("device", {})},
                     measurements=measurements)
     run.software = {"api": "openai", "model": model, **where}
-    return BenchReport(
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        command=list(command),
-        config=config_model.to_dict(),
-        system=dict(system) if system is not None else _system_info(),
-        runs=[run],
-        complete=True,
-    )
+    return server_report(config_model.to_dict(), command, system, run)
 
 
 def summary_lines(report: BenchReport) -> list[str]:
