@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from ..errors import EXIT_FAILED, EXIT_OK, UsageError
-from . import types
+from . import common, types
 
 PROG = "ipex-benchmark llm"
 DEFAULT_FORMATS = "json,csv,html"
