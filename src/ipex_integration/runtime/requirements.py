@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from .. import state
 from ..errors import EnvironmentSetupError, IpexError
 from ..proc import CommandResult, Runner, run_command
 from .model import Environment
@@ -157,9 +158,9 @@ def install_requirements(
 
         index_args = ["--extra-index-url", f"{PYTORCH_INDEX}/{label}"]
     kept_extra = [r for r in extra if requirement_name(r) not in skipped]
-    with tempfile.TemporaryDirectory(prefix="ipex-req-") as tmp:
-        constraints = Path(tmp) / "constraints.txt"
-        constraints.write_text("".join(f"{n}=={v}\n" for n, v in pinned.items()), encoding="utf-8")
+    with state.temp_dir(prefix="ipex-req-") as tmp:
+        constraints = state.write_text(Path(tmp) / "constraints.txt",
+                                       "".join(f"{n}=={v}\n" for n, v in pinned.items()), what="pip constraints file")
         req_args: list[str] = []
         if lines:
             req_file = requirements
